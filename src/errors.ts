@@ -1,0 +1,58 @@
+/**
+ * Every error the library raises on purpose is a {@link ConnectionManagerError}
+ * with a stable `code`, so callers can branch on `err.code` or `instanceof`.
+ */
+export class ConnectionManagerError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad input: names the offending field (`field`) or call. Thrown before any work starts. */
+export class ConfigurationError extends ConnectionManagerError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('ERR_CONFIGURATION', `${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+/** An acquire or connect was attempted after `gracefulShutdown()` began, or was cut short by it. */
+export class ShutdownError extends ConnectionManagerError {
+  constructor(message = 'the connection manager is shutting down') {
+    super('ERR_SHUTDOWN', message);
+  }
+}
+
+/** A waiting acquire was cancelled through its AbortSignal. `cause` is the signal's reason. */
+export class AbortError extends ConnectionManagerError {
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super('ABORT_ERR', message, options);
+    // Matches the name Node and the DOM use, so generic `err.name === 'AbortError'` checks work.
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * A connection was returned to a pool that did not lend it out, or returned twice.
+ * Nothing in the pool changes when this is thrown.
+ */
+export class InvalidReturnError extends ConnectionManagerError {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super('ERR_INVALID_RETURN', `returnConnection('${key}'): ${message}`);
+    this.key = key;
+  }
+}
+
+/** A factory produced something that cannot be pooled (not an object, or already pooled). */
+export class InvalidConnectionError extends ConnectionManagerError {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super('ERR_INVALID_CONNECTION', `factory for '${key}': ${message}`);
+    this.key = key;
+  }
+}
