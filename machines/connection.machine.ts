@@ -206,12 +206,12 @@ export const connectionMachine = setup({
       entry: 'reportDraining',
       initial: 'closing',
       states: {
-        // Retired while lent out: closes when its holder returns it, or when forced.
+        // Retired while lent out: closes when its holder returns it, or when forced. (Nothing
+        // watches the resource here: whatever state it is in, it is destroyed on return.)
         awaitingReturn: {
           on: {
             CHECKIN: 'closing',
             FORCE: { target: 'closing', actions: assign({ closeReason: 'forced' }) },
-            DROPPED: { target: 'closing', actions: assign({ error: ({ event }) => event.error }) },
           },
         },
         closing: {

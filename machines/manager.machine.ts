@@ -31,8 +31,8 @@ export interface ManagerContext {
   granted: number;
   /** Keys waiting for a slot, oldest first; a key appears once per slot it asked for. */
   queue: string[];
-  /** Pools spawned and not yet closed. */
-  pools: number;
+  /** Keys whose pool is spawned and not yet closed. */
+  pools: string[];
   shutdownTimeout: number;
 }
 
@@ -55,7 +55,8 @@ export const managerMachine = setup({
     slotFree: ({ context }) => context.granted < context.cache.maxConnections,
     lruEnabled: ({ context }) => context.cache.enableLRU,
     someoneQueued: ({ context }) => context.queue.length > 0,
-    noPoolsOpen: ({ context }) => context.pools === 0,
+    noPoolsOpen: ({ context }) => context.pools.length === 0,
+    poolNotOpen: ({ context, event }) => event.type === 'POOL.OPEN' && !context.pools.includes(event.key),
   },
   delays: {
     shutdownTimeout: ({ context }) => context.shutdownTimeout,
@@ -64,7 +65,7 @@ export const managerMachine = setup({
     openPool: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'POOL.OPEN') return;
       enqueue.spawnChild('pool', { id: poolId(event.key), input: { key: event.key, config: event.config } });
-      enqueue.assign({ pools: context.pools + 1 });
+      enqueue.assign({ pools: [...context.pools, event.key] });
     }),
     grantSlot: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLOT.REQUEST') return;
@@ -94,7 +95,11 @@ export const managerMachine = setup({
     }),
     poolClosed: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'POOL.CLOSED') return;
-      enqueue.assign({ pools: context.pools - 1 });
+      // Its queued slot requests go with it: a slot granted to a closed pool would be lost.
+      enqueue.assign({
+        pools: context.pools.filter((key) => key !== event.key),
+        queue: context.queue.filter((key) => key !== event.key),
+      });
       enqueue(stopChild(poolId(event.key)));
     }),
 
@@ -105,12 +110,12 @@ export const managerMachine = setup({
   },
 }).createMachine({
   id: 'manager',
-  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], pools: 0, shutdownTimeout: 0 }),
+  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], pools: [], shutdownTimeout: 0 }),
   initial: 'running',
   states: {
     running: {
       on: {
-        'POOL.OPEN': { actions: 'openPool' },
+        'POOL.OPEN': { guard: 'poolNotOpen', actions: 'openPool' },
         'SLOT.REQUEST': [
           { guard: 'slotFree', actions: 'grantSlot' },
           {

@@ -126,8 +126,8 @@ function grantNeeded(context: PoolContext, refill: Refill): boolean {
 
 /** The actor's children as a list (XState types the record's values as possibly undefined). */
 export function childrenOf(self: AnyActorRef): AnyActorRef[] {
-  const children: Record<string, AnyActorRef | undefined> = self.getSnapshot().children;
-  return Object.values(children).filter((c): c is AnyActorRef => c !== undefined);
+  const children: Record<string, AnyActorRef | undefined> | undefined = self.getSnapshot().children;
+  return Object.values(children ?? {}).filter((c): c is AnyActorRef => c !== undefined);
 }
 
 export const poolMachine = setup({
