@@ -17,7 +17,7 @@ export class ConnectionPoolConfiguration {
   readonly minConnections: number;
   /** Connections (connecting + idle + in use + closing) the key never exceeds. */
   readonly maxConnections: number;
-  /** How long an acquire may wait before resolving `null`. `Infinity`: forever; 0: never wait. */
+  /** How long an acquire may wait before resolving `null`. `Infinity`: forever; 0: not at all. */
   readonly acquireTimeout: Duration;
   /** Idle time after which a connection above minConnections is closed. `Infinity`: never. */
   readonly maxIdleTime: Duration;

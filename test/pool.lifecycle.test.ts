@@ -1,0 +1,183 @@
+import { describe, expect, test } from 'vitest';
+import { manager, simulated } from './support/managers.js';
+import { FakeConnection, flushMicrotasks, nextTurn, tracker } from './support/resources.js';
+
+describe('minConnections', () => {
+  test('are opened when the pool is first configured', async () => {
+    const { m } = simulated();
+    const t = tracker();
+    const c = await m.connectionCache.acquireConnection('k', { minConnections: 3, maxConnections: 5 }, t.factory);
+    await flushMicrotasks();
+    expect(t.calls).toBe(3);
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 3, idle: 2, inUse: 1 });
+    expect(t.created).toContain(c);
+  });
+
+  test('are refilled when one is lost', async () => {
+    const { m } = simulated();
+    const t = tracker();
+    const config = { minConnections: 2, maxConnections: 4 };
+    const c = (await m.connectionCache.acquireConnection('k', config, t.factory)) as FakeConnection;
+    m.connectionCache.returnConnection('k', c);
+    await flushMicrotasks();
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 2, idle: 2 });
+    t.created[0]?.drop();
+    await flushMicrotasks();
+    expect(t.created[0]?.destroyCalls).toBe(1);
+    expect(t.calls).toBe(3);
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 2, idle: 2, destroyed: 1 });
+  });
+
+  test('refilling backs off while the factory keeps failing, and recovers', async () => {
+    const { clock, m } = simulated();
+    const t = tracker();
+    t.failWith = new Error('down');
+    const config = { minConnections: 1, maxConnections: 2 };
+    await expect(m.connectionCache.acquireConnection('k', config, t.factory)).rejects.toBe(t.failWith);
+    await flushMicrotasks();
+    const afterFirst = t.calls;
+    // Refill attempts at 1, 2, 4, 8, 16, 30, 30 s after each failure: a handful a minute, not a spin.
+    for (let s = 0; s < 120; s++) {
+      clock.increment(1000);
+      await flushMicrotasks();
+    }
+    const attempts = t.calls - afterFirst;
+    expect(attempts).toBeGreaterThanOrEqual(5);
+    expect(attempts).toBeLessThanOrEqual(8);
+    t.failWith = undefined;
+    clock.increment(30_000);
+    await flushMicrotasks();
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, idle: 1 });
+  });
+});
+
+describe('idle expiry', () => {
+  test('idle connections above minConnections close after maxIdleTime; those at min stay', async () => {
+    const { clock, m } = simulated();
+    const t = tracker();
+    const config = { minConnections: 1, maxConnections: 3, maxIdleTime: 1000 };
+    const got = await Promise.all([1, 2, 3].map(() => m.connectionCache.acquireConnection('k', config, t.factory)));
+    for (const c of got) m.connectionCache.returnConnection('k', c as FakeConnection);
+    await nextTurn(); // check-ins reach the connection actors at the end of the turn
+    clock.increment(999);
+    await flushMicrotasks();
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 3, idle: 3 });
+    clock.increment(1);
+    await flushMicrotasks();
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, idle: 1, expirations: 2, destroyed: 2 });
+    // The survivor keeps its place at minConnections however long it idles.
+    clock.increment(60_000);
+    await flushMicrotasks();
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, idle: 1 });
+  });
+
+  test('a connection in use does not expire, and its idle time starts on return', async () => {
+    const { clock, m } = simulated();
+    const t = tracker();
+    const config = { maxConnections: 1, maxIdleTime: 1000 };
+    const c = (await m.connectionCache.acquireConnection('k', config, t.factory)) as FakeConnection;
+    clock.increment(5000);
+    await flushMicrotasks();
+    expect(c.destroyCalls).toBe(0);
+    m.connectionCache.returnConnection('k', c);
+    await nextTurn();
+    clock.increment(999);
+    await flushMicrotasks();
+    expect(c.destroyCalls).toBe(0);
+    clock.increment(1);
+    await flushMicrotasks();
+    expect(c.destroyCalls).toBe(1);
+  });
+
+  test('a connection taken and returned within one turn never goes idle in its actor', async () => {
+    const m = manager();
+    const t = tracker();
+    const c = (await m.connectionCache.acquireConnection('k', {}, t.factory)) as FakeConnection;
+    m.connectionCache.returnConnection('k', c);
+    await nextTurn();
+    const actor = () => m.actor.getSnapshot().children['pool:k']?.getSnapshot().children['k#1'];
+    expect(actor()?.getSnapshot().value).toEqual({ open: 'idle' });
+    // Out and back in, synchronously: the actor is told CHECKOUT once it rested, then nothing more.
+    for (let i = 0; i < 100; i++) {
+      const again = await m.connectionCache.acquireConnection('k', {}, t.factory);
+      expect(again).toBe(c);
+      m.connectionCache.returnConnection('k', again as FakeConnection);
+    }
+    expect(actor()?.getSnapshot().value).toEqual({ open: 'inUse' });
+    await nextTurn();
+    expect(actor()?.getSnapshot().value).toEqual({ open: 'idle' });
+  });
+});
+
+describe('connections that close on their own', () => {
+  test('an idle one that emits close is dropped at once and destroyed once', async () => {
+    const m = manager();
+    const t = tracker();
+    const c = (await m.connectionCache.acquireConnection('k', {}, t.factory)) as FakeConnection;
+    m.connectionCache.returnConnection('k', c);
+    const events: string[] = [];
+    m.events.on('connection:disconnected', (e) => events.push(e.connectionId));
+    c.drop();
+    expect(m.connectionCache.stats('k')?.idle).toBe(0);
+    await flushMicrotasks();
+    expect(events).toEqual(['k#1']);
+    expect(c.destroyCalls).toBe(1);
+    const next = await m.connectionCache.acquireConnection('k', {}, t.factory);
+    expect(next).not.toBe(c);
+  });
+
+  test('one that errors while lent is destroyed; a waiter at max gets a new one; its return is accepted', async () => {
+    const m = manager();
+    const t = tracker();
+    const config = { maxConnections: 1 };
+    const c = (await m.connectionCache.acquireConnection('k', config, t.factory)) as FakeConnection;
+    const waiter = m.connectionCache.acquireConnection('k', config, t.factory);
+    c.emit('error', Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    const replacement = await waiter;
+    expect(replacement).not.toBe(c);
+    expect(c.destroyCalls).toBe(1);
+    expect(() => m.connectionCache.returnConnection('k', c)).not.toThrow();
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, inUse: 1 });
+  });
+});
+
+describe('resizing with a later call', () => {
+  test('raising maxConnections serves waiters', async () => {
+    const m = manager();
+    const t = tracker();
+    const held = await m.connectionCache.acquireConnection('k', { maxConnections: 1 }, t.factory);
+    const waiting = m.connectionCache.acquireConnection('k', { maxConnections: 1 }, t.factory);
+    await flushMicrotasks();
+    expect(t.calls).toBe(1);
+    const resized: number[] = [];
+    m.events.on('pool:resized', (e) => resized.push(e.config.maxConnections));
+    const third = await m.connectionCache.acquireConnection('k', { maxConnections: 3 }, t.factory);
+    const second = await waiting;
+    expect(new Set([held, second, third]).size).toBe(3);
+    expect(resized).toEqual([3]);
+    expect(t.calls).toBe(3);
+  });
+
+  test('lowering maxConnections closes idle surplus at once and lent surplus on return', async () => {
+    const m = manager();
+    const t = tracker();
+    const big = { maxConnections: 4 };
+    const got = (await Promise.all([1, 2, 3, 4].map(() => m.connectionCache.acquireConnection('k', big, t.factory)))) as FakeConnection[];
+    m.connectionCache.returnConnection('k', got[0] as FakeConnection);
+    m.connectionCache.returnConnection('k', got[1] as FakeConnection);
+    const small = { maxConnections: 1 };
+    const waiter = m.connectionCache.acquireConnection('k', small, t.factory); // resizes
+    await flushMicrotasks();
+    expect(got[0]?.destroyCalls).toBe(1);
+    expect(got[1]?.destroyCalls).toBe(1);
+    // One of the two lent ones must go as well; it closes when returned.
+    m.connectionCache.returnConnection('k', got[2] as FakeConnection);
+    m.connectionCache.returnConnection('k', got[3] as FakeConnection);
+    const served = await waiter;
+    await flushMicrotasks();
+    expect(got.filter((c) => c.destroyCalls === 1).length).toBe(3);
+    expect(served).toBe(got.find((c) => c.destroyCalls === 0));
+    expect(t.calls).toBe(4);
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, inUse: 1 });
+  });
+});

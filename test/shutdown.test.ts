@@ -1,0 +1,137 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { ShutdownError } from '../src/index.js';
+import { manager, simulated } from './support/managers.js';
+import { deferred, flushMicrotasks, tracker, type FakeConnection } from './support/resources.js';
+
+describe('gracefulShutdown', () => {
+  test('rejects new acquires at once and waiting ones; closes idle now and lent on return', async () => {
+    const m = manager();
+    const t = tracker();
+    const config = { maxConnections: 1 };
+    const idle = (await m.connectionCache.acquireConnection('idle-key', config, t.factory)) as FakeConnection;
+    m.connectionCache.returnConnection('idle-key', idle);
+    const lent = (await m.connectionCache.acquireConnection('k', config, t.factory)) as FakeConnection;
+    const waitingA = m.connectionCache.acquireConnection('k', config, t.factory);
+    const waitingB = m.connectionCache.acquireConnection('k', config, t.factory);
+    const phases: string[] = [];
+    m.events.on('manager:shutdown', (e) => phases.push(e.phase));
+    let finished = false;
+    const done = m.gracefulShutdown({ timeout: 60_000 }).then(() => (finished = true));
+    await expect(waitingA).rejects.toBeInstanceOf(ShutdownError);
+    await expect(waitingB).rejects.toBeInstanceOf(ShutdownError);
+    await expect(m.connectionCache.acquireConnection('k', config, t.factory)).rejects.toBeInstanceOf(ShutdownError);
+    await expect(m.connectionCache.acquireConnection('new-key', config, t.factory)).rejects.toBeInstanceOf(ShutdownError);
+    await flushMicrotasks();
+    expect(idle.destroyCalls).toBe(1);
+    expect(lent.destroyCalls).toBe(0);
+    expect(finished).toBe(false);
+    m.connectionCache.returnConnection('k', lent);
+    await done;
+    expect(lent.destroyCalls).toBe(1);
+    expect(phases).toEqual(['started', 'completed']);
+    expect(m.actor.getSnapshot().status).toBe('done');
+    expect(t.calls).toBe(2);
+  });
+
+  test('the timeout forces lent connections closed; their later return is accepted', async () => {
+    const { clock, m } = simulated();
+    const t = tracker();
+    const lent = (await m.connectionCache.acquireConnection('k', {}, t.factory)) as FakeConnection;
+    const phases: string[] = [];
+    m.events.on('manager:shutdown', (e) => phases.push(e.phase));
+    const done = m.gracefulShutdown({ timeout: 5000 });
+    clock.increment(4999);
+    await flushMicrotasks();
+    expect(lent.destroyCalls).toBe(0);
+    clock.increment(1);
+    await done;
+    expect(lent.destroyCalls).toBe(1);
+    expect(phases).toEqual(['started', 'forced', 'completed']);
+    expect(() => m.connectionCache.returnConnection('k', lent)).not.toThrow();
+  });
+
+  test('a create in flight is closed when it lands, and the shutdown waits for it', async () => {
+    const m = manager();
+    const t = tracker();
+    const gate = deferred();
+    t.gate = gate.promise;
+    const pending = m.connectionCache.acquireConnection('k', {}, t.factory);
+    await flushMicrotasks();
+    let finished = false;
+    const done = m.gracefulShutdown().then(() => (finished = true));
+    await expect(pending).rejects.toBeInstanceOf(ShutdownError);
+    await flushMicrotasks();
+    expect(finished).toBe(false);
+    gate.resolve();
+    await done;
+    expect(t.created).toHaveLength(1);
+    expect(t.created[0]?.destroyCalls).toBe(1);
+  });
+
+  test('a create that never settles is abandoned at the timeout; whatever it produces later is destroyed', async () => {
+    const { clock, m } = simulated();
+    const t = tracker();
+    const gate = deferred();
+    t.gate = gate.promise;
+    m.connectionCache.acquireConnection('k', {}, t.factory).catch(() => {});
+    await flushMicrotasks();
+    const done = m.gracefulShutdown({ timeout: 1000 });
+    clock.increment(1000);
+    await done;
+    gate.resolve();
+    await flushMicrotasks();
+    expect(t.created).toHaveLength(1);
+    expect(t.created[0]?.destroyCalls).toBe(1);
+  });
+
+  test('calling it twice returns the same promise; a bad timeout is a ConfigurationError', async () => {
+    const m = manager();
+    await expect(m.gracefulShutdown({ timeout: -1 })).rejects.toMatchObject({ name: 'ConfigurationError', field: 'timeout' });
+    const first = m.gracefulShutdown();
+    expect(m.gracefulShutdown()).toBe(first);
+    await first;
+  });
+
+  test('await using: the manager shuts down when its scope ends', async () => {
+    const t = tracker();
+    let c: FakeConnection | undefined;
+    {
+      await using m = manager();
+      c = (await m.connectionCache.acquireConnection('k', {}, t.factory)) as FakeConnection;
+      m.connectionCache.returnConnection('k', c);
+    }
+    expect(c?.destroyCalls).toBe(1);
+  });
+});
+
+describe('nothing keeps the process alive', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/exit-after-shutdown.ts', import.meta.url));
+  function run(mode: string): Promise<{ code: number | null; ms: number; out: string }> {
+    return new Promise((resolve, reject) => {
+      const started = performance.now();
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        clearTimeout(killer);
+        resolve({ code, ms: performance.now() - started, out });
+      });
+    });
+  }
+
+  test('after gracefulShutdown, with TCP sockets, idle timers and a waiter left behind', async () => {
+    const r = await run('shutdown');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('shut down 0');
+  });
+
+  test('without a shutdown, an idle pool of plain objects does not hold the process open', async () => {
+    const r = await run('no-shutdown');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('pooled 2');
+  });
+});
