@@ -156,7 +156,7 @@ export async function runModel(spec: ModelSpec): Promise<ModelReport> {
     input: spec.input,
   };
   // xstate/graph's options are typed per machine; these generic ones fit every machine here.
-  const opts = options as unknown as Parameters<typeof getShortestPaths<AnyStateMachine>>[1];
+  const opts = options as unknown as NonNullable<Parameters<typeof getShortestPaths<AnyStateMachine>>[1]>;
   const graphMachine = traversable(spec.machine);
   const adjacency = getAdjacencyMap(graphMachine, opts);
   const shortest = getShortestPaths(graphMachine, opts);
@@ -170,8 +170,10 @@ export async function runModel(spec: ModelSpec): Promise<ModelReport> {
   for (const [stateKey, entry] of Object.entries(adjacency)) {
     const head = pathTo.get(stateKey);
     if (head === undefined) continue;
-    const tails = Object.values(entry.transitions);
-    const variants = tails.length === 0 ? [head.steps] : tails.map((t) => [...head.steps, t]);
+    type Step = { state: unknown; event: unknown };
+    const tails: Step[] = Object.values(entry.transitions);
+    const headSteps: Step[] = head.steps;
+    const variants: Step[][] = tails.length === 0 ? [headSteps] : tails.map((t) => [...headSteps, t]);
     for (const path of variants) {
       paths++;
       const clock = new SimulatedClock();

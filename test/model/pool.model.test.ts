@@ -108,7 +108,7 @@ test('pool machine: every generated path, replayed on a running actor', async ()
         case 'CONNECTION.FAILED':
           return c.connecting > 0;
         case 'CONNECTION.DRAINING':
-          return (e as { wasOpen: boolean }).wasOpen ? c.open > 0 : c.connecting > 0;
+          return (e as unknown as { wasOpen: boolean }).wasOpen ? c.open > 0 : c.connecting > 0;
         case 'CONNECTION.CLOSED':
           return c.draining > 0;
         case 'CONNECTION.IDLE_EXPIRED':

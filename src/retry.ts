@@ -1,0 +1,267 @@
+import { ConfigurationError, ConnectionManagerError } from './errors.js';
+import { checkDuration, describe, type Duration } from './time.js';
+
+/**
+ * How many attempts a connect makes before giving up, counting every attempt, the first
+ * included (the seed's `maxReconnectionAttempts`). With 6, one attempt plus five retries.
+ */
+export const DEFAULT_MAX_RECONNECTION_ATTEMPTS = 6;
+
+/** How long one connection attempt (TCP connect and TLS handshake together) may take. */
+export const DEFAULT_CONNECT_TIMEOUT: Duration = 10_000;
+
+/** The cap on an exponential strategy's delay when `maxDelay` is not given (30 s, as in the seed). */
+export const DEFAULT_MAX_RETRY_DELAY: Duration = 30_000;
+
+/** The growth factor of an exponential strategy when `multiplier` is not given. */
+export const DEFAULT_RETRY_MULTIPLIER = 2;
+
+/** `jitter: true` spreads each delay uniformly over ±this fraction (the seed's ±10 %). */
+export const DEFAULT_JITTER_RATIO = 0.1;
+
+/**
+ * The longest delay a strategy ever answers. Node fires a `setTimeout` longer than
+ * 2^31 - 1 ms after 1 ms (with a warning), so a larger "wait" would become a retry storm.
+ */
+export const MAX_RETRY_DELAY: Duration = 2_147_483_647;
+
+/**
+ * - `true`: ±10 % around the delay (the seed's behaviour), never above `maxDelay`.
+ * - `'full'`: AWS "full jitter", uniform in [0, delay].
+ * - `'equal'`: AWS "equal jitter", uniform in [delay / 2, delay].
+ * - `false`: the exact delay.
+ */
+export type JitterMode = boolean | 'full' | 'equal';
+
+export interface ExponentialRetryOptions {
+  /** The delay after the first failed attempt. */
+  initialDelay: Duration;
+  /** No delay exceeds this, jitter included. Default 30 s. Must be >= `initialDelay`. */
+  maxDelay?: Duration;
+  /** Each retry waits `multiplier` times longer than the one before. Default 2; at least 1. */
+  multiplier?: number;
+  /** Default `true` (±10 %). */
+  jitter?: JitterMode;
+  /** A source of numbers in [0, 1), injectable for deterministic tests. Default `Math.random`. */
+  random?: () => number;
+}
+
+/**
+ * A user-supplied strategy. Returning `null`, `undefined`, `NaN`, `Infinity`, 0 or a negative
+ * number stops retrying (0 stops, as in the Swift original). Delays above {@link MAX_RETRY_DELAY}
+ * are clamped to it. `error` is what made attempt `attempt` fail.
+ */
+export type CustomRetryFunction = (attempt: number, maxAttempts: number, error: unknown) => Duration | null | undefined;
+
+/** Why a strategy chose to stop. */
+export type RetryStopReason =
+  /** `attempt >= maxAttempts`: the attempt budget is spent. */
+  | 'exhausted'
+  /** A custom function returned its "stop" answer. */
+  | 'stopped'
+  /** A custom function threw; `error` carries what it threw. */
+  | 'strategy-failed';
+
+export type RetryDecision =
+  | { readonly retry: true; readonly delay: Duration }
+  | { readonly retry: false; readonly reason: RetryStopReason; readonly error?: RetryStrategyError };
+
+/**
+ * A custom retry function threw. The connect stops retrying; the original exception is `cause`.
+ * It is reported through {@link RetryStrategy.decide} and never thrown by `nextDelay`.
+ */
+export class RetryStrategyError extends ConnectionManagerError {
+  readonly attempt: number;
+  constructor(attempt: number, cause: unknown) {
+    super('ERR_RETRY_STRATEGY', `the custom retry strategy threw after attempt ${attempt}; retrying stops`, { cause });
+    this.attempt = attempt;
+  }
+}
+
+/**
+ * Decides whether, and after how long, a failed connection attempt is retried.
+ *
+ * Counting: `attempt` is the 1-based number of the attempt that has just failed, and
+ * `maxAttempts` counts every attempt, the first included (default
+ * {@link DEFAULT_MAX_RECONNECTION_ATTEMPTS}; `Infinity` means no limit). When
+ * `attempt >= maxAttempts` every strategy stops, so `maxAttempts: 1` means "never retry".
+ *
+ * Strategies are pure: they keep no state between calls and start no timers, so one strategy
+ * object may be shared by any number of connections, and the caller owns the waiting (and its
+ * cancellation).
+ */
+export interface RetryStrategy {
+  readonly kind: 'fixed' | 'exponential' | 'custom';
+  /**
+   * The delay before attempt `attempt + 1`, or `null` to stop. Never throws because of the
+   * strategy itself (a throwing custom function answers `null`; {@link decide} says why), so it
+   * is safe to call inside a statechart action. It throws a `RangeError` only when `attempt` or
+   * `maxAttempts` is not a valid count, which is a bug in the caller.
+   */
+  nextDelay(attempt: number, maxAttempts: number, error?: unknown): Duration | null;
+  /** The same decision as {@link nextDelay}, with the reason when it stops. */
+  decide(attempt: number, maxAttempts: number, error?: unknown): RetryDecision;
+}
+
+const EXHAUSTED: RetryDecision = Object.freeze({ retry: false, reason: 'exhausted' });
+const STOPPED: RetryDecision = Object.freeze({ retry: false, reason: 'stopped' });
+
+function checkCounts(attempt: number, maxAttempts: number): void {
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new RangeError(`attempt must be an integer >= 1, got ${describe(attempt)}`);
+  }
+  if (!(maxAttempts === Infinity || (Number.isInteger(maxAttempts) && maxAttempts >= 1))) {
+    throw new RangeError(`maxAttempts must be an integer >= 1 or Infinity, got ${describe(maxAttempts)}`);
+  }
+}
+
+function makeStrategy(
+  kind: RetryStrategy['kind'],
+  decideDelay: (attempt: number, maxAttempts: number, error: unknown) => RetryDecision,
+): RetryStrategy {
+  const decide = (attempt: number, maxAttempts: number, error?: unknown): RetryDecision => {
+    checkCounts(attempt, maxAttempts);
+    if (attempt >= maxAttempts) return EXHAUSTED;
+    return decideDelay(attempt, maxAttempts, error);
+  };
+  return Object.freeze({
+    kind,
+    decide,
+    nextDelay(attempt: number, maxAttempts: number, error?: unknown): Duration | null {
+      const d = decide(attempt, maxAttempts, error);
+      return d.retry ? d.delay : null;
+    },
+  });
+}
+
+function checkDelay(field: string, value: unknown): Duration {
+  const d = checkDuration(field, value);
+  if (d > MAX_RETRY_DELAY) {
+    throw new ConfigurationError(field, `must be at most ${MAX_RETRY_DELAY} ms (Node's timer limit), got ${d}`);
+  }
+  return d;
+}
+
+/** A `random()` that misbehaves must not produce a negative or oversized delay. */
+function unit(random: () => number): number {
+  const r = random();
+  if (typeof r !== 'number' || Number.isNaN(r)) return 0.5;
+  return Math.min(1, Math.max(0, r));
+}
+
+/**
+ * Validates a `maxAttempts`-style option: an integer >= 1, or `Infinity` for "retry forever".
+ * For callers that take the count from users (e.g. `maxReconnectionAttempts`).
+ */
+export function checkMaxAttempts(field: string, value: unknown): number {
+  if (value === Infinity) return value;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ConfigurationError(field, `must be an integer >= 1 or Infinity, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Checks that `value` is a strategy built by {@link RetryStrategy} (or shaped like one). */
+export function checkRetryStrategy(field: string, value: unknown): RetryStrategy {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    typeof (value as RetryStrategy).nextDelay !== 'function' ||
+    typeof (value as RetryStrategy).decide !== 'function'
+  ) {
+    throw new ConfigurationError(field, `must be a RetryStrategy (RetryStrategy.fixed/exponential/custom), got ${describe(value)}`);
+  }
+  return value as RetryStrategy;
+}
+
+function fixed(delay: Duration): RetryStrategy {
+  const d = checkDelay('retryStrategy.delay', delay);
+  const decision: RetryDecision = Object.freeze({ retry: true, delay: d });
+  return makeStrategy('fixed', () => decision);
+}
+
+function exponential(opts: ExponentialRetryOptions): RetryStrategy {
+  if (opts === null || typeof opts !== 'object') {
+    throw new ConfigurationError('retryStrategy', `exponential() needs an options object, got ${describe(opts)}`);
+  }
+  const initialDelay = checkDelay('retryStrategy.initialDelay', opts.initialDelay);
+  const maxDelay = checkDelay('retryStrategy.maxDelay', opts.maxDelay ?? DEFAULT_MAX_RETRY_DELAY);
+  if (maxDelay < initialDelay) {
+    throw new ConfigurationError(
+      'retryStrategy.maxDelay',
+      `must be >= initialDelay (${initialDelay}), got ${maxDelay}` +
+        (opts.maxDelay === undefined ? ` (the default; pass a larger maxDelay)` : ''),
+    );
+  }
+  const multiplier = opts.multiplier ?? DEFAULT_RETRY_MULTIPLIER;
+  if (typeof multiplier !== 'number' || Number.isNaN(multiplier) || multiplier < 1 || !Number.isFinite(multiplier)) {
+    throw new ConfigurationError('retryStrategy.multiplier', `must be a finite number >= 1, got ${describe(multiplier)}`);
+  }
+  const jitter = opts.jitter ?? true;
+  if (jitter !== true && jitter !== false && jitter !== 'full' && jitter !== 'equal') {
+    throw new ConfigurationError('retryStrategy.jitter', `must be true, false, 'full' or 'equal', got ${describe(jitter)}`);
+  }
+  const random = opts.random ?? Math.random;
+  if (typeof random !== 'function') {
+    throw new ConfigurationError('retryStrategy.random', `must be a function returning [0, 1), got ${describe(random)}`);
+  }
+
+  return makeStrategy('exponential', (attempt) => {
+    // 0 * Infinity is NaN once multiplier ** n overflows, so a zero initial delay stays zero.
+    const capped = initialDelay === 0 ? 0 : Math.min(maxDelay, initialDelay * multiplier ** (attempt - 1));
+    let delay: number;
+    switch (jitter) {
+      case false:
+        delay = capped;
+        break;
+      case 'full':
+        delay = unit(random) * capped;
+        break;
+      case 'equal':
+        delay = capped / 2 + (unit(random) * capped) / 2;
+        break;
+      default:
+        // The Swift original could exceed maxDelay here; the clamp is the fix.
+        delay = Math.min(maxDelay, Math.max(0, capped * (1 + DEFAULT_JITTER_RATIO * (2 * unit(random) - 1))));
+    }
+    return { retry: true, delay };
+  });
+}
+
+function custom(fn: CustomRetryFunction): RetryStrategy {
+  if (typeof fn !== 'function') {
+    throw new ConfigurationError('retryStrategy', `custom() needs a function (attempt, maxAttempts, error) => delay, got ${describe(fn)}`);
+  }
+  return makeStrategy('custom', (attempt, maxAttempts, error) => {
+    let answer: unknown;
+    try {
+      answer = fn(attempt, maxAttempts, error);
+    } catch (thrown) {
+      // Stopping (rather than retrying on a guess) is the conservative answer, and the
+      // thrown error travels with the decision so the connect can report it.
+      return { retry: false, reason: 'strategy-failed', error: new RetryStrategyError(attempt, thrown) };
+    }
+    if (typeof answer !== 'number' || !(answer > 0) || answer === Infinity) return STOPPED;
+    return { retry: true, delay: Math.min(answer, MAX_RETRY_DELAY) };
+  });
+}
+
+/**
+ * Factories for the three strategies of the seed. Each validates its options immediately and
+ * throws a {@link ConfigurationError} naming the field (`retryStrategy.initialDelay`, ...).
+ *
+ * - `fixed(delay)`: the same delay before every retry (0 retries immediately).
+ * - `exponential({ initialDelay, maxDelay = 30 s, multiplier = 2, jitter = true })`:
+ *   `min(maxDelay, initialDelay * multiplier ** (attempt - 1))`, then jittered per {@link JitterMode};
+ *   the result is never negative and never above `maxDelay`.
+ * - `custom(fn)`: `fn(attempt, maxAttempts, error)` answers the delay; see {@link CustomRetryFunction}
+ *   for the answers that stop. `fn` is only called while attempts remain.
+ */
+export const RetryStrategy: RetryStrategyFactories = Object.freeze({ fixed, exponential, custom });
+
+/** The type of the {@link RetryStrategy} factory object. */
+export interface RetryStrategyFactories {
+  fixed(delay: Duration): RetryStrategy;
+  exponential(opts: ExponentialRetryOptions): RetryStrategy;
+  custom(fn: CustomRetryFunction): RetryStrategy;
+}

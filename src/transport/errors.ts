@@ -1,0 +1,156 @@
+import { ConnectionManagerError } from '../errors.js';
+
+/**
+ * A coarse grouping of network error codes, for events, metrics and retry decisions that
+ * should not have to know every OpenSSL or libuv code.
+ */
+export type NetworkErrorCategory =
+  | 'refused'
+  | 'reset'
+  | 'timeout'
+  | 'dns'
+  | 'unreachable'
+  | 'tls'
+  | 'closed'
+  | 'other';
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA', 'ENODATA', 'ESERVFAIL', 'ENOTIMP', 'EREFUSED', 'EBADNAME']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL']);
+// OpenSSL's certificate verification results, as Node reports them in `err.code`.
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'OUT_OF_MEM',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'EPROTO',
+]);
+
+/** Maps a Node/OpenSSL error code to its {@link NetworkErrorCategory}. */
+export function categorizeNetworkError(code: string | undefined): NetworkErrorCategory {
+  if (code === undefined) return 'other';
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'ERR_CONNECTION_CLOSED') return 'closed';
+  if (RESET_CODES.has(code)) return 'reset';
+  if (DNS_CODES.has(code)) return 'dns';
+  if (UNREACHABLE_CODES.has(code)) return 'unreachable';
+  if (TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_')) return 'tls';
+  return 'other';
+}
+
+/**
+ * The `code` of a Node error (`err.code`), when it has a string one. For an `AggregateError`
+ * without one (Node's happy-eyeballs connect reports one per address family), the first
+ * inner error's code.
+ */
+export function errorCode(err: unknown): string | undefined {
+  if (err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  if (err instanceof AggregateError) {
+    for (const inner of err.errors) {
+      const code = errorCode(inner);
+      if (code !== undefined) return code;
+    }
+  }
+  return undefined;
+}
+
+/** Where in one connection attempt a failure happened. */
+export type ConnectPhase = 'tcp' | 'tls';
+
+/** The code a {@link ConnectAttemptError} carries when Node's error had none. */
+export const CONNECT_FAILED = 'ERR_CONNECT_FAILED';
+
+/**
+ * One connection attempt failed. `code` is Node's code when there is one (`ECONNREFUSED`,
+ * `ECONNRESET`, `ENOTFOUND`, `EAI_AGAIN`, `DEPTH_ZERO_SELF_SIGNED_CERT`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, ...), `ETIMEDOUT` when the attempt's own timeout fired,
+ * `ERR_CONNECTION_CLOSED` when the peer closed during the TLS handshake without an error,
+ * otherwise {@link CONNECT_FAILED}. Node's original error is `cause`.
+ */
+export class ConnectAttemptError extends ConnectionManagerError {
+  readonly host: string;
+  readonly port: number;
+  readonly cacheKey: string;
+  readonly tls: boolean;
+  /** `'tcp'` up to the TCP connection (DNS lookup included), `'tls'` during the handshake. */
+  readonly phase: ConnectPhase;
+  readonly category: NetworkErrorCategory;
+
+  constructor(
+    details: { code: string; host: string; port: number; cacheKey: string; tls: boolean; phase: ConnectPhase },
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(details.code, `connect to ${details.host}:${details.port}${details.tls ? ' (TLS)' : ''} failed: ${message}`, options);
+    this.host = details.host;
+    this.port = details.port;
+    this.cacheKey = details.cacheKey;
+    this.tls = details.tls;
+    this.phase = details.phase;
+    const category = categorizeNetworkError(details.code);
+    // A failure during the handshake that is not a reset, timeout or close is a TLS problem
+    // even when OpenSSL's code is not one we know.
+    this.category = category === 'other' && details.phase === 'tls' ? 'tls' : category;
+  }
+}
+
+/** The attempt's own timeout fired (`code` `ETIMEDOUT`); `timeout` is the bound in ms. */
+export class ConnectTimeoutError extends ConnectAttemptError {
+  readonly timeout: number;
+  constructor(details: { host: string; port: number; cacheKey: string; tls: boolean; phase: ConnectPhase; timeout: number }) {
+    super(
+      { ...details, code: 'ETIMEDOUT' },
+      `ETIMEDOUT (no ${details.phase === 'tls' ? 'TLS handshake' : 'TCP connection'} within ${details.timeout} ms)`,
+    );
+    this.timeout = details.timeout;
+  }
+}
+
+/**
+ * An error on an open `Connection`: the socket failed (`code` is Node's, e.g.
+ * `ECONNRESET`, `EPIPE`), or an operation needed an open connection
+ * ({@link ConnectionClosedError}).
+ */
+export class ConnectionError extends ConnectionManagerError {
+  readonly connectionId: string;
+  readonly cacheKey: string;
+  readonly category: NetworkErrorCategory;
+  constructor(details: { code: string; connectionId: string; cacheKey: string }, message: string, options?: { cause?: unknown }) {
+    super(details.code, message, options);
+    this.connectionId = details.connectionId;
+    this.cacheKey = details.cacheKey;
+    this.category = categorizeNetworkError(details.code);
+  }
+}
+
+/** A write (or other use) of a connection that is closing or closed. `code` `ERR_CONNECTION_CLOSED`. */
+export class ConnectionClosedError extends ConnectionError {
+  constructor(details: { connectionId: string; cacheKey: string }, message = 'the connection is closed', options?: { cause?: unknown }) {
+    super({ ...details, code: 'ERR_CONNECTION_CLOSED' }, message, options);
+  }
+}
