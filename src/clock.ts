@@ -15,7 +15,7 @@ export interface Clock {
 /**
  * The default clock. Its timers are unref'd: an idle pool's expiry timers never keep the
  * process alive (tarn's reaper did). Work a caller is awaiting holds the process open
- * explicitly with {@link refTimeout} or {@link KeepAlive}.
+ * explicitly (`refTimeout`, `KeepAlive`).
  */
 export const systemClock: Clock = {
   now: () => performance.now(),

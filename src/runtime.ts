@@ -63,9 +63,9 @@ export class ManagerRuntime implements PoolHost {
     const pool = new KeyedPool(key, this, settings);
     setup(pool);
     this.pools.set(key, pool);
+    this.events.emit('pool:created', { key, config: { ...settings } });
     this.actor.send({ type: 'POOL.OPEN', key, config: pool.machineConfig() });
     pool.actor = this.actor.getSnapshot().children[poolId(key)];
-    this.events.emit('pool:created', { key, config: { ...settings } });
     return pool;
   }
 
