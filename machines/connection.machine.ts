@@ -27,7 +27,8 @@ export type CloseReason =
   | 'dropped' // the resource emitted 'close' or 'error' on its own
   | 'shutdown' // gracefulShutdown()
   | 'forced' // still in use when the shutdown timeout expired
-  | 'unwanted'; // a create that landed after its pool stopped wanting it
+  | 'unwanted' // a create that landed after its pool stopped wanting it
+  | 'discarded'; // its holder gave it back as broken (destroyConnection)
 
 /** How long a `destroy` may take before the connection is counted closed anyway. */
 export const DESTROY_TIMEOUT_MS = 10_000;

@@ -66,14 +66,15 @@ export class ConnectionCache {
    * already returned. A connection that closed while lent may be returned; it is ignored.
    */
   returnConnection<T extends object>(key: string, connection: T): void {
-    const pool = this.runtime.pools.get(key);
-    if (pool === undefined) {
-      throw new InvalidReturnError(String(key), 'no connection was ever lent out under this key');
-    }
-    if (connection === null || (typeof connection !== 'object' && typeof connection !== 'function')) {
-      throw new InvalidReturnError(key, `expected a connection object, got ${describe(connection)}`);
-    }
-    pool.release(connection);
+    this.lender(key, connection).release(connection);
+  }
+
+  /**
+   * Gives back a lent connection that broke while in use: it is destroyed instead of pooled,
+   * and a waiting caller gets a new one. Same checks as returnConnection.
+   */
+  destroyConnection<T extends object>(key: string, connection: T): void {
+    this.lender(key, connection).discard(connection);
   }
 
   /** No connection is open (idle or lent) under any key. */
@@ -103,6 +104,18 @@ export class ConnectionCache {
   /** Statistics of one key's pool, or undefined if the key has none. */
   stats(key: string): PoolStats | undefined {
     return this.runtime.pools.get(key)?.stats();
+  }
+
+  /** The pool a connection is given back to; throws if it cannot be the one that lent it. */
+  private lender(key: string, connection: unknown): KeyedPool {
+    const pool = this.runtime.pools.get(key);
+    if (pool === undefined) {
+      throw new InvalidReturnError(String(key), 'no connection was ever lent out under this key');
+    }
+    if (connection === null || (typeof connection !== 'object' && typeof connection !== 'function')) {
+      throw new InvalidReturnError(key, `expected a connection object, got ${describe(connection)}`);
+    }
+    return pool;
   }
 
   private prepare(key: string, config: unknown, factory: unknown): KeyedPool {

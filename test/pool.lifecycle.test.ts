@@ -181,3 +181,23 @@ describe('resizing with a later call', () => {
     expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, inUse: 1 });
   });
 });
+
+describe('destroyConnection', () => {
+  test('a connection that broke in use is closed instead of pooled, and a waiter gets a new one', async () => {
+    const m = manager();
+    const t = tracker();
+    const config = { maxConnections: 1 };
+    const broken = (await m.connectionCache.acquireConnection('k', config, t.factory)) as FakeConnection;
+    const waiter = m.connectionCache.acquireConnection('k', config, t.factory);
+    const closed: string[] = [];
+    m.events.on('connection:closed', (e) => closed.push(`${e.connectionId} ${e.reason}`));
+    m.connectionCache.destroyConnection('k', broken);
+    const fresh = await waiter;
+    expect(fresh).not.toBe(broken);
+    expect(broken.destroyCalls).toBe(1);
+    expect(closed).toEqual(['k#1 discarded']);
+    expect(() => m.connectionCache.destroyConnection('k', broken)).toThrow(/already returned \(and has been closed since\)/);
+    expect(() => m.connectionCache.destroyConnection('k', {})).toThrow(/not lent out by this key/);
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, inUse: 1, destroyed: 1 });
+  });
+});

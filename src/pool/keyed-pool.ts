@@ -143,6 +143,10 @@ export class KeyedPool implements LedgerOwner {
     this.ledger.release(resource);
   }
 
+  discard(resource: object): void {
+    this.ledger.discard(resource);
+  }
+
   // --- LedgerOwner: what the ledger tells us --------------------------------------------
 
   waiting(count: number): void {

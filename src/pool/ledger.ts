@@ -65,6 +65,8 @@ export class PoolLedger {
   private readonly unsentCheckins = new Set<ConnectionRecord>();
   /** Connections that closed while lent: their later return is accepted and ignored. */
   private readonly closedWhileLent = new WeakSet<object>();
+  /** Connections returned, then closed: another return is a double return, said clearly. */
+  private readonly closedAfterReturn = new WeakSet<object>();
   private readonly waiters = new WaiterQueue();
   private flushScheduled = false;
   private deadlineTimer: unknown = undefined;
@@ -147,6 +149,14 @@ export class PoolLedger {
     this.owner.returned(record);
   }
 
+  /** The holder gives a lent connection back as broken: it is closed, not pooled. */
+  discard(resource: object): void {
+    const record = this.lent.get(resource);
+    if (record === undefined) return this.releaseUnknown(resource);
+    if (leaseState(record.actor) === 'inUse') record.actor.send({ type: 'RETIRE', reason: 'discarded' });
+    this.release(resource);
+  }
+
   /** The factory produced `resource` for connection `id` (its actor is about to be READY). */
   adopt(id: string, resource: object, actor: AnyActorRef): ConnectionRecord {
     const record: ConnectionRecord = { id, resource, actor };
@@ -192,6 +202,7 @@ export class PoolLedger {
     this.byId.delete(id);
     this.byResource.delete(record.resource);
     if (this.lent.delete(record.resource)) this.closedWhileLent.add(record.resource);
+    else this.closedAfterReturn.add(record.resource);
   }
 
   /** Machine decided to retire `id`: closes now if idle, on return if lent, on landing if connecting. */
@@ -352,6 +363,9 @@ export class PoolLedger {
     const record = this.byResource.get(resource);
     if (record !== undefined) {
       throw new InvalidReturnError(this.key, `connection ${record.id} was already returned`);
+    }
+    if (this.closedAfterReturn.has(resource)) {
+      throw new InvalidReturnError(this.key, 'this connection was already returned (and has been closed since)');
     }
     throw new InvalidReturnError(this.key, 'this connection was not lent out by this key');
   }
