@@ -1,5 +1,6 @@
 /**
- * The root actor: spawns one pool actor per key, holds the cache-wide connection cap
+ * The root actor: spawns one pool actor per key and one supervised connection actor ("link")
+ * per connection opened by `connect()`, holds the cache-wide connection cap
  * (CacheConfiguration.maxConnections) as slots that pools must be granted before they
  * create, applies the LRU policy when the cap is reached, and runs the graceful shutdown.
  *
@@ -10,7 +11,8 @@
  * which knows recency). A pool gives a slot back when a connection is closed or has failed.
  */
 import { enqueueActions, setup, assign, stopChild } from 'xstate';
-import { childrenOf, poolMachine, type PoolConfig, type PoolReport } from './pool.machine.js';
+import { connectionMachine, type ConnectionReport } from './connection.machine.js';
+import { poolMachine, type PoolConfig, type PoolReport } from './pool.machine.js';
 
 export interface CacheConfig {
   /** Connections across all keys. */
@@ -33,13 +35,24 @@ export interface ManagerContext {
   queue: string[];
   /** Keys whose pool is spawned and not yet closed. */
   pools: string[];
+  /** Ids of supervised connections (opened by connect()) not yet closed or failed. */
+  links: string[];
   shutdownTimeout: number;
+}
+
+export interface LinkInput {
+  id: string;
+  key: string;
+  maxAttempts: number;
+  attemptTimeout: number;
 }
 
 export type ManagerEvent =
   | { type: 'POOL.OPEN'; key: string; config: PoolConfig }
+  | ({ type: 'LINK.OPEN' } & LinkInput)
   | { type: 'SHUTDOWN'; timeout: number }
-  | PoolReport;
+  | PoolReport
+  | ConnectionReport;
 
 /** The pool actor's id under the manager. */
 export const poolId = (key: string): string => `pool:${key}`;
@@ -50,12 +63,12 @@ export const managerMachine = setup({
     events: {} as ManagerEvent,
     input: {} as ManagerInput,
   },
-  actors: { pool: poolMachine },
+  actors: { pool: poolMachine, link: connectionMachine },
   guards: {
     slotFree: ({ context }) => context.granted < context.cache.maxConnections,
     lruEnabled: ({ context }) => context.cache.enableLRU,
     someoneQueued: ({ context }) => context.queue.length > 0,
-    noPoolsOpen: ({ context }) => context.pools.length === 0,
+    nothingOpen: ({ context }) => context.pools.length === 0 && context.links.length === 0,
     poolNotOpen: ({ context, event }) => event.type === 'POOL.OPEN' && !context.pools.includes(event.key),
   },
   delays: {
@@ -66,6 +79,29 @@ export const managerMachine = setup({
       if (event.type !== 'POOL.OPEN') return;
       enqueue.spawnChild('pool', { id: poolId(event.key), input: { key: event.key, config: event.config } });
       enqueue.assign({ pools: [...context.pools, event.key] });
+    }),
+    openLink: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'LINK.OPEN') return;
+      // Links are the connections a caller holds directly: outside the pools and their slots,
+      // never idle-expired, reconnected on a drop.
+      enqueue.spawnChild('link', {
+        id: event.id,
+        input: {
+          id: event.id,
+          key: event.key,
+          maxIdleTime: Number.POSITIVE_INFINITY,
+          ttl: Number.POSITIVE_INFINITY,
+          maxAttempts: event.maxAttempts,
+          attemptTimeout: event.attemptTimeout,
+          supervised: true,
+        },
+      });
+      enqueue.assign({ links: [...context.links, event.id] });
+    }),
+    linkEnded: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'CONNECTION.CLOSED' && event.type !== 'CONNECTION.FAILED') return;
+      enqueue.assign({ links: context.links.filter((id) => id !== event.id) });
+      enqueue(stopChild(event.id));
     }),
     grantSlot: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLOT.REQUEST') return;
@@ -87,11 +123,13 @@ export const managerMachine = setup({
     recordShutdownTimeout: assign({
       shutdownTimeout: ({ context, event }) => (event.type === 'SHUTDOWN' ? event.timeout : context.shutdownTimeout),
     }),
-    shutdownPools: enqueueActions(({ enqueue, self }) => {
-      for (const pool of childrenOf(self)) enqueue.sendTo(pool, { type: 'SHUTDOWN' });
+    shutdownChildren: enqueueActions(({ context, enqueue }) => {
+      for (const key of context.pools) enqueue.sendTo(poolId(key), { type: 'SHUTDOWN' });
+      for (const id of context.links) enqueue.sendTo(id, { type: 'RETIRE', reason: 'shutdown' });
     }),
-    forcePools: enqueueActions(({ enqueue, self }) => {
-      for (const pool of childrenOf(self)) enqueue.sendTo(pool, { type: 'FORCE' });
+    forceChildren: enqueueActions(({ context, enqueue }) => {
+      for (const key of context.pools) enqueue.sendTo(poolId(key), { type: 'FORCE' });
+      for (const id of context.links) enqueue.sendTo(id, { type: 'FORCE' });
     }),
     poolClosed: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'POOL.CLOSED') return;
@@ -104,26 +142,28 @@ export const managerMachine = setup({
     }),
 
     // Effects provided by the runtime.
-    /** Ask the least recently used key (other than `key`) with an idle connection to close one. */
-    evictLeastRecentlyUsed: (_, _params: { key: string }) => {},
-    notifyShutdown: (_, _params: { phase: 'started' | 'forced' | 'completed' }) => {},
+    /** SLOT.REQUEST at the cap: ask the least recently used other key with an idle connection to close one. */
+    evictLeastRecentlyUsed: () => {},
+    notifyShutdownStarted: () => {},
+    notifyShutdownForced: () => {},
+    notifyShutdownCompleted: () => {},
+    /** A link's report (connected, backoff, disconnected, failed, ...): the runtime's to act on. */
+    linkReport: () => {},
   },
 }).createMachine({
   id: 'manager',
-  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], pools: [], shutdownTimeout: 0 }),
+  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], pools: [], links: [], shutdownTimeout: 0 }),
   initial: 'running',
   states: {
     running: {
       on: {
         'POOL.OPEN': { guard: 'poolNotOpen', actions: 'openPool' },
+        'LINK.OPEN': { actions: 'openLink' },
         'SLOT.REQUEST': [
           { guard: 'slotFree', actions: 'grantSlot' },
           {
             guard: 'lruEnabled',
-            actions: [
-              'queueRequest',
-              { type: 'evictLeastRecentlyUsed', params: ({ event }) => ({ key: event.key }) },
-            ],
+            actions: ['queueRequest', 'evictLeastRecentlyUsed'],
           },
           { actions: 'queueRequest' },
         ],
@@ -133,11 +173,11 @@ export const managerMachine = setup({
       },
     },
     shuttingDown: {
-      entry: ['clearQueue', { type: 'notifyShutdown', params: { phase: 'started' } }, 'shutdownPools'],
-      always: { guard: 'noPoolsOpen', target: 'stopped' },
+      entry: ['clearQueue', 'notifyShutdownStarted', 'shutdownChildren'],
+      always: { guard: 'nothingOpen', target: 'stopped' },
       after: {
         shutdownTimeout: {
-          actions: ['forcePools', { type: 'notifyShutdown', params: { phase: 'forced' } }],
+          actions: ['forceChildren', 'notifyShutdownForced'],
         },
       },
       on: {
@@ -147,8 +187,18 @@ export const managerMachine = setup({
     },
     stopped: {
       type: 'final',
-      entry: { type: 'notifyShutdown', params: { phase: 'completed' } },
+      entry: 'notifyShutdownCompleted',
     },
+  },
+  // Reports of links (supervised connections), in any state until they end.
+  on: {
+    'CONNECTION.CONNECTING': { actions: 'linkReport' },
+    'CONNECTION.BACKOFF': { actions: 'linkReport' },
+    'CONNECTION.READY': { actions: 'linkReport' },
+    'CONNECTION.DISCONNECTED': { actions: 'linkReport' },
+    'CONNECTION.DRAINING': { actions: 'linkReport' },
+    'CONNECTION.FAILED': { actions: ['linkReport', 'linkEnded'] },
+    'CONNECTION.CLOSED': { actions: ['linkReport', 'linkEnded'] },
   },
 });
 

@@ -26,6 +26,10 @@ export interface PoolConfig {
   maxIdleTime: number;
   /** From the cache configuration. Infinity: no age limit. */
   ttl: number;
+  /** Attempts per create, the first included (1 without a retry strategy). */
+  maxAttempts: number;
+  /** Bound on one create attempt. Infinity: none (a user factory runs as long as it runs). */
+  attemptTimeout: number;
 }
 
 export interface PoolInput {
@@ -167,7 +171,15 @@ export const poolMachine = setup({
       const id = lastSpawnedId({ ...context, nextId: context.nextId + 1 });
       enqueue.spawnChild('connection', {
         id,
-        input: { id, key: context.key, maxIdleTime: context.config.maxIdleTime, ttl: context.config.ttl },
+        input: {
+          id,
+          key: context.key,
+          maxIdleTime: context.config.maxIdleTime,
+          ttl: context.config.ttl,
+          maxAttempts: context.config.maxAttempts,
+          attemptTimeout: context.config.attemptTimeout,
+          supervised: false,
+        },
       });
       enqueue.assign({
         nextId: context.nextId + 1,
@@ -238,7 +250,6 @@ export const poolMachine = setup({
     evictIdle: () => {},
     /** User-facing events, derived from the connection report being handled. */
     notify: () => {},
-    notifyConnecting: () => {},
     notifyDraining: () => {},
     notifyClosed: () => {},
   },
@@ -272,7 +283,7 @@ export const poolMachine = setup({
               { actions: 'recordDemand' },
             ],
             'SLOT.GRANTED': [
-              { guard: 'grantNeeded', actions: ['spawnConnection', 'notifyConnecting'] },
+              { guard: 'grantNeeded', actions: 'spawnConnection' },
               { actions: 'returnGrant' },
             ],
           },
@@ -290,7 +301,7 @@ export const poolMachine = setup({
               { actions: 'recordDemand' },
             ],
             'SLOT.GRANTED': [
-              { guard: 'grantNeededForWaiters', actions: ['spawnConnection', 'notifyConnecting'] },
+              { guard: 'grantNeededForWaiters', actions: 'spawnConnection' },
               { actions: 'returnGrant' },
             ],
             'CONNECTION.READY': {
@@ -328,6 +339,9 @@ export const poolMachine = setup({
         'CONNECTION.DRAINING': {
           actions: ['countDraining', 'unlist', 'notify', 'reportDemand'],
         },
+        // Attempts and retries of a create: counted as one connecting connection throughout.
+        'CONNECTION.CONNECTING': { actions: 'notify' },
+        'CONNECTION.BACKOFF': { actions: 'notify' },
         'CONNECTION.CLOSED': {
           actions: [
             'countClosed',
@@ -381,6 +395,8 @@ export const poolMachine = setup({
         'CONNECTION.DRAINING': {
           actions: ['countDraining', 'unlist', 'notify'],
         },
+        'CONNECTION.CONNECTING': { actions: 'notify' },
+        'CONNECTION.BACKOFF': { actions: 'notify' },
         'CONNECTION.CLOSED': {
           actions: [
             'countClosed',

@@ -1,4 +1,5 @@
 import { ConfigurationError } from './errors.js';
+import type { RetryStrategy } from './retry.js';
 import { checkDuration, describe, type Duration } from './time.js';
 
 /**
@@ -46,9 +47,28 @@ export type DestroyFunction<T> = (connection: T) => void | Promise<void>;
 /** What `acquireConnection` accepts as its second argument: pool settings plus per-key options. */
 export interface PoolOptions<T = object> extends Partial<PoolSettings> {
   destroy?: DestroyFunction<T>;
+  /**
+   * Retries a failing factory, within acquireTimeout: an acquire that gets no connection in
+   * time resolves null. Without a strategy a failed create rejects its caller with the error.
+   * Default: none, or the strategy connect() registered for the key's server.
+   */
+  retryStrategy?: RetryStrategy;
+  /** Attempts per create with a retry strategy, the first included. Default 6. */
+  maxReconnectionAttempts?: number;
+  /** Bound on one create attempt (the factory's `signal` aborts then). Default: none. */
+  timeout?: Duration;
 }
 
-const POOL_FIELDS = new Set(['minConnections', 'maxConnections', 'acquireTimeout', 'maxIdleTime', 'destroy']);
+const POOL_FIELDS = new Set([
+  'minConnections',
+  'maxConnections',
+  'acquireTimeout',
+  'maxIdleTime',
+  'destroy',
+  'retryStrategy',
+  'maxReconnectionAttempts',
+  'timeout',
+]);
 
 /** Validates and completes pool settings; `field` prefixes the names in errors. */
 export function normalizePoolSettings(input: unknown, field: string): PoolSettings {

@@ -6,9 +6,10 @@ import {
   type PoolOptions,
 } from './config.js';
 import { ConfigurationError, InvalidReturnError, ShutdownError } from './errors.js';
-import type { ConnectionFactory, KeyedPool, PoolStats } from './pool/keyed-pool.js';
+import { NO_RETRY, type ConnectionFactory, type KeyedPool, type PoolRetry, type PoolStats } from './pool/keyed-pool.js';
+import { checkMaxAttempts, checkRetryStrategy, DEFAULT_MAX_RECONNECTION_ATTEMPTS } from './retry.js';
 import type { ManagerRuntime } from './runtime.js';
-import { describe } from './time.js';
+import { checkDuration, describe } from './time.js';
 
 export interface AcquireOptions {
   /** Cancels a waiting acquire: it rejects with an AbortError whose `cause` is the signal's reason. */
@@ -37,7 +38,8 @@ export class ConnectionCache {
    *   ConnectionPoolConfiguration), plus an optional `destroy`. Hoist it: an unchanged object
    *   costs one comparison per call, a new one is validated and compared.
    * @param factory Creates a connection when the pool needs one; must resolve an object.
-   *   Required on a key's first call; the latest one given is used.
+   *   Required on a key's first call unless connect() registered a server under the key (then
+   *   the pool opens Connections to it); the latest one given is used.
    */
   acquireConnection<T extends object>(
     key: string,
@@ -77,22 +79,24 @@ export class ConnectionCache {
     this.lender(key, connection).discard(connection);
   }
 
-  /** No connection is open (idle or lent) under any key. */
+  /** No connection is open: none pooled (idle or lent) under any key, none opened by connect(). */
   get isEmpty(): boolean {
     return this.count === 0;
   }
 
-  /** Open connections (idle or lent) across all keys. */
+  /** Open connections: pooled (idle or lent) across all keys, plus those opened by connect(). */
   get count(): number {
     let n = 0;
     for (const pool of this.runtime.pools.values()) n += pool.ledger.idleCount + pool.ledger.lentCount;
+    for (const _ of this.runtime.links.connections()) n++;
     return n;
   }
 
-  /** Every open connection (idle or lent), across all keys. */
+  /** Every open connection: pooled (idle or lent) across all keys, plus those opened by connect(). */
   fetchAllConnections(): object[] {
     const all: object[] = [];
     for (const pool of this.runtime.pools.values()) for (const resource of pool.ledger.resources()) all.push(resource);
+    for (const connection of this.runtime.links.connections()) all.push(connection);
     return all;
   }
 
@@ -126,22 +130,33 @@ export class ConnectionCache {
       throw new ConfigurationError('factory', `must be a function, got ${describe(factory)}`);
     }
     const destroy = destroyOption(config);
+    const retry = retryOption(config);
     const existing = this.runtime.pools.get(key);
     if (existing !== undefined) {
       if (config !== existing.optionsRef && config !== undefined) {
         this.reconfigure(existing, normalizePoolSettings(config, 'poolConfig'), destroy);
       }
       if (config !== undefined) existing.optionsRef = config;
-      if (factory !== undefined) existing.factory = factory as ConnectionFactory<object>;
+      if (factory !== undefined) {
+        existing.factory = factory as ConnectionFactory<object>;
+        existing.factoryFromServer = false;
+      }
+      if (retry !== undefined) existing.setRetry(retry);
       return existing;
     }
     if (!this.runtime.accepting()) throw new ShutdownError();
     const settings = normalizePoolSettings(config, 'poolConfig');
-    if (factory === undefined) {
-      throw new ConfigurationError('factory', `is required: key '${key}' has no connection factory yet`);
+    const server = this.runtime.servers.get(key);
+    if (factory === undefined && server === undefined) {
+      throw new ConfigurationError(
+        'factory',
+        `is required: key '${key}' has no connection factory yet and no server registered by connect()`,
+      );
     }
     return this.runtime.openPool(key, settings, (pool) => {
-      pool.factory = factory as ConnectionFactory<object>;
+      if (factory !== undefined) pool.factory = factory as ConnectionFactory<object>;
+      else if (server !== undefined) this.runtime.useServer(pool, server);
+      if (retry !== undefined) pool.setRetry(retry);
       pool.destroyFn = destroy;
       pool.optionsRef = config;
     });
@@ -159,6 +174,24 @@ export class ConnectionCache {
     pool.actor?.send({ type: 'CONFIGURE', config: pool.machineConfig() });
     this.runtime.events.emit('pool:resized', { key: pool.key, config: { ...settings }, previous: { ...previous } });
   }
+}
+
+/** The retry options of a pool config, if it sets any. */
+function retryOption(config: unknown): PoolRetry | undefined {
+  if (config === null || typeof config !== 'object' || config instanceof ConnectionPoolConfiguration) return undefined;
+  const o = config as { retryStrategy?: unknown; maxReconnectionAttempts?: unknown; timeout?: unknown };
+  if (o.retryStrategy === undefined && o.maxReconnectionAttempts === undefined && o.timeout === undefined) return undefined;
+  const strategy = o.retryStrategy === undefined ? undefined : checkRetryStrategy('poolConfig.retryStrategy', o.retryStrategy);
+  const maxAttempts =
+    strategy === undefined
+      ? 1
+      : checkMaxAttempts('poolConfig.maxReconnectionAttempts', o.maxReconnectionAttempts ?? DEFAULT_MAX_RECONNECTION_ATTEMPTS);
+  if (strategy === undefined && o.maxReconnectionAttempts !== undefined) {
+    throw new ConfigurationError('poolConfig.maxReconnectionAttempts', 'needs a retryStrategy');
+  }
+  const timeout = checkDuration('poolConfig.timeout', o.timeout ?? NO_RETRY.attemptTimeout, { allowInfinity: true });
+  if (timeout === 0) throw new ConfigurationError('poolConfig.timeout', 'must be greater than 0');
+  return { strategy, maxAttempts, attemptTimeout: timeout };
 }
 
 function destroyOption(config: unknown): DestroyFunction<object> | undefined {

@@ -56,3 +56,30 @@ export class InvalidConnectionError extends ConnectionManagerError {
     this.key = key;
   }
 }
+
+/** One server's result in `connect()` / `connectParallel()`. */
+export type ConnectOutcome<C = unknown, S = unknown> =
+  | { server: S; status: 'connected'; connection: C }
+  | { server: S; status: 'failed'; error: unknown };
+
+/**
+ * `connect()` could not connect every server: `outcomes` has one entry per server, in input
+ * order. The servers that did connect stay connected (their connections are in `outcomes`).
+ */
+export class ConnectionError<C = unknown, S = unknown> extends ConnectionManagerError {
+  readonly outcomes: readonly ConnectOutcome<C, S>[];
+  constructor(outcomes: readonly ConnectOutcome<C, S>[], describeServer: (server: S) => string) {
+    const failed = outcomes.filter((o) => o.status === 'failed');
+    const details = failed
+      .map((o) => `${describeServer(o.server)}: ${o.status === 'failed' ? messageOf(o.error) : ''}`)
+      .join('; ');
+    super('ERR_CONNECT', `${failed.length} of ${outcomes.length} servers could not be connected (${details})`, {
+      cause: failed[0]?.status === 'failed' ? failed[0].error : undefined,
+    });
+    this.outcomes = outcomes;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

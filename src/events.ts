@@ -35,13 +35,20 @@ export type ManagerEvents = {
   'pool:rejected': { key: string; error: Error };
   'pool:draining': { key: string };
   'pool:closed': { key: string };
-  /** A connection is being created. */
-  'connection:connecting': ConnectionEventBase;
-  /** A connection was created and is ready. */
-  'connection:connected': ConnectionEventBase;
-  /** A create failed. */
-  'connection:failed': ConnectionEventBase & { error: unknown };
-  /** A connection closed or failed on its own (the resource emitted 'close' or 'error'). */
+  /** An attempt to create (or reconnect) a connection starts. `attempt` is 1-based. */
+  'connection:connecting': ConnectionEventBase & { attempt: number };
+  /** A connection is open: created for a pool, connected by connect(), or reconnected. */
+  'connection:connected': ConnectionEventBase & { attempt: number; reconnected: boolean };
+  /** An attempt failed and the retry strategy waits `delay` ms before attempt `attempt + 1`. */
+  'connection:backoff': ConnectionEventBase & { attempt: number; delay: number; error: unknown };
+  /**
+   * A network or factory error: a failed attempt, or a connection that broke. `code` is Node's
+   * (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, a TLS code, ...) when there is one.
+   */
+  'connection:error': ConnectionEventBase & { attempt: number; code: string | undefined; error: unknown };
+  /** A create or (re)connection gave up after `attempts` attempts. */
+  'connection:failed': ConnectionEventBase & { attempts: number; error: unknown };
+  /** A connection closed or failed on its own (the peer closed it, a reset, ...). */
   'connection:disconnected': ConnectionEventBase & { error: unknown };
   /** A connection's resource was destroyed. */
   'connection:closed': ConnectionEventBase & { reason: CloseReason; error: unknown };
@@ -55,6 +62,27 @@ export type ManagerEvents = {
 };
 
 export type ManagerEventName = keyof ManagerEvents;
+
+type ConnectionEventName = Extract<ManagerEventName, `connection:${string}`>;
+type DelegateMethod<K extends ConnectionEventName> = K extends `connection:${infer M}` ? M : never;
+
+/**
+ * The seed's delegate: an object with one method per network event, called with the same
+ * payload as `manager.events`. Every method is optional; one that throws is isolated.
+ */
+export type NetworkEventDelegate = {
+  [K in ConnectionEventName as DelegateMethod<K>]?: (event: ManagerEvents[K]) => void;
+};
+
+/** Node's error code of an error, if it has one (string `code`, also on a `cause`). */
+export function errorCodeOf(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 export type ManagerEmitter = Emitter<ManagerEvents>;
 
 /**
@@ -64,11 +92,26 @@ export type ManagerEmitter = Emitter<ManagerEvents>;
  */
 export class EventHub {
   readonly emitter: ManagerEmitter = mitt<ManagerEvents>();
+  delegate: NetworkEventDelegate | undefined;
 
   /** Cheap check for the hot path: build an event's payload only if someone listens. */
   listening(type: ManagerEventName): boolean {
     const all = this.emitter.all;
     return (all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0;
+  }
+
+  /** Network events go to the listeners and to the delegate's method of the same name. */
+  emitConnection<K extends ConnectionEventName>(type: K, payload: ManagerEvents[K]): void {
+    this.emit(type, payload);
+    const delegate = this.delegate;
+    if (delegate === undefined) return;
+    const method = (delegate as Record<string, unknown>)[type.slice('connection:'.length)];
+    if (typeof method !== 'function') return;
+    try {
+      (method as (event: ManagerEvents[K]) => void).call(delegate, payload);
+    } catch (error) {
+      this.reportListenerError(`delegate.${type.slice('connection:'.length)}`, error);
+    }
   }
 
   emit<K extends ManagerEventName>(type: K, payload: ManagerEvents[K]): void {

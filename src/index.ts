@@ -17,12 +17,44 @@ export { TimeAmount, type Duration } from './time.js';
 export {
   AbortError,
   ConfigurationError,
+  ConnectionError,
   ConnectionManagerError,
   InvalidConnectionError,
   InvalidReturnError,
   ShutdownError,
+  type ConnectOutcome,
 } from './errors.js';
-export type { ManagerEmitter, ManagerEventName, ManagerEvents } from './events.js';
+export type { ManagerEmitter, ManagerEventName, ManagerEvents, NetworkEventDelegate } from './events.js';
 export type { ConnectionFactory, PoolStats } from './pool/keyed-pool.js';
+export { DEFAULT_CONNECT_STRATEGY, type ConnectOptions, type ParallelConnectOptions, type ServerOutcome } from './connect.js';
+export {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_MAX_RECONNECTION_ATTEMPTS,
+  RetryStrategy,
+  RetryStrategyError,
+  type CustomRetryFunction,
+  type ExponentialRetryOptions,
+  type JitterMode,
+} from './retry.js';
+export {
+  Connection,
+  type ConnectionCloseEvent,
+  type ConnectionDisconnectedEvent,
+  type ConnectionEvents,
+  type ConnectionReconnectedEvent,
+  type ConnectionState,
+  type PeerCertificateInfo,
+  type TlsDetails,
+} from './transport/connection.js';
+export {
+  ConnectAttemptError,
+  ConnectionClosedError,
+  ConnectTimeoutError,
+  NetworkError,
+  NOT_CONNECTED,
+  CONNECTION_CLOSED,
+} from './transport/errors.js';
+export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
+export { AttemptTimeoutError } from '../machines/connection.machine.js';
 export { systemClock, type Clock } from './clock.js';
 export type { CloseReason } from '../machines/connection.machine.js';

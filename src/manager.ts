@@ -1,10 +1,13 @@
 import type { Actor } from 'xstate';
 import type { ManagerMachine } from '../machines/manager.machine.js';
-import { KeepAlive, systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { normalizeCacheConfiguration, type CacheConfiguration } from './config.js';
+import { connectConcurrently, connectInOrder, type ConnectOptions, type ParallelConnectOptions, type ServerOutcome } from './connect.js';
 import { ConnectionCache } from './connection-cache.js';
 import { ConfigurationError } from './errors.js';
-import type { ManagerEmitter } from './events.js';
+import type { ManagerEmitter, NetworkEventDelegate } from './events.js';
+import type { Connection } from './transport/connection.js';
+import type { ServerLocation } from './transport/server.js';
 import { ManagerRuntime, type InspectOption } from './runtime.js';
 import { checkDuration, describe, type Duration } from './time.js';
 
@@ -40,7 +43,6 @@ export class ConnectionManager implements AsyncDisposable {
   /** Typed events (mitt). A listener that throws is isolated and reported as `listener:error`. */
   readonly events: ManagerEmitter;
   private readonly runtime: ManagerRuntime;
-  private readonly keepAlive = new KeepAlive();
   private shutdown: Promise<void> | undefined;
 
   constructor(options: ConnectionManagerOptions = {}) {
@@ -64,6 +66,41 @@ export class ConnectionManager implements AsyncDisposable {
     return this.runtime.actor;
   }
 
+  /**
+   * The seed's delegate: an object with one method per network event (`connecting`,
+   * `connected`, `disconnected`, `backoff`, `failed`, `closed`, `error`), each called with the
+   * event's payload. Same events as `manager.events` (`connection:*`).
+   */
+  get delegate(): NetworkEventDelegate | undefined {
+    return this.runtime.events.delegate;
+  }
+  set delegate(delegate: NetworkEventDelegate | undefined) {
+    if (delegate !== undefined && (delegate === null || typeof delegate !== 'object')) {
+      throw new ConfigurationError('delegate', `must be an object, got ${describe(delegate)}`);
+    }
+    this.runtime.events.delegate = delegate;
+  }
+
+  /**
+   * Connects to each server in turn, each with its retries, and registers each under its
+   * cacheKey: `acquireConnection(cacheKey, config)` then needs no factory. Resolves with one
+   * Connection per server; these reconnect on their own when dropped (with the same strategy)
+   * until closed. If any server exhausts its attempts, rejects with a ConnectionError whose
+   * `outcomes` has every server's result; the others stay connected.
+   */
+  connect(servers: readonly ServerLocation[], options?: ConnectOptions): Promise<Connection[]> {
+    return connectInOrder(this.runtime, servers, options);
+  }
+
+  /**
+   * Like connect(), concurrently: at most `maxConcurrentConnections` (default 4) servers
+   * connecting at once. Resolves with one outcome per server, in input order; one server's
+   * failure never cancels another's attempts.
+   */
+  connectParallel(servers: readonly ServerLocation[], options?: ParallelConnectOptions): Promise<ServerOutcome[]> {
+    return connectConcurrently(this.runtime, servers, options);
+  }
+
   /** The cache configuration in effect, defaults filled in. */
   get cacheConfiguration(): Readonly<CacheConfiguration> {
     return this.runtime.cache;
@@ -85,7 +122,7 @@ export class ConnectionManager implements AsyncDisposable {
       return Promise.reject(error);
     }
     const actor = this.runtime.actor;
-    const release = this.keepAlive.hold();
+    const release = this.runtime.keepAlive.hold();
     this.shutdown = new Promise<void>((resolve, reject) => {
       actor.subscribe({
         complete: () => {

@@ -5,17 +5,29 @@
  */
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import { poolId, type ManagerMachine } from '../machines/manager.machine.js';
-import type { Clock } from './clock.js';
+import { KeepAlive, type Clock } from './clock.js';
 import type { CacheConfiguration, PoolSettings } from './config.js';
 import { EventHub } from './events.js';
+import { LinkRegistry, type LinkOptions } from './links.js';
 import { provideMachines } from './pool/effects.js';
-import { KeyedPool, type PoolHost } from './pool/keyed-pool.js';
+import { KeyedPool, type PoolHost, type PoolRetry } from './pool/keyed-pool.js';
+import { openConnection } from './transport/connection.js';
+import type { ServerLocation } from './transport/server.js';
+
+/** A server connect() registered under its cacheKey: its pool opens connections to it. */
+export interface ServerRegistration {
+  server: ServerLocation;
+  retry: PoolRetry;
+}
 
 export type InspectOption = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
 export class ManagerRuntime implements PoolHost {
   readonly pools = new Map<string, KeyedPool>();
+  readonly servers = new Map<string, ServerRegistration>();
   readonly events = new EventHub();
+  readonly keepAlive = new KeepAlive();
+  readonly links: LinkRegistry;
   readonly actor: Actor<ManagerMachine>;
   private ticks = 0;
 
@@ -24,8 +36,16 @@ export class ManagerRuntime implements PoolHost {
     readonly clock: Clock,
     inspect: InspectOption | undefined,
   ) {
+    this.links = new LinkRegistry({
+      events: this.events,
+      keepAlive: this.keepAlive,
+      actorOf: (id) => this.actor.getSnapshot().children[id],
+      spawn: (id, key, options) =>
+        this.actor.send({ type: 'LINK.OPEN', id, key, maxAttempts: options.maxAttempts, attemptTimeout: options.timeout }),
+    });
     const machine = provideMachines({
       pool: (key) => this.pools.get(key),
+      links: this.links,
       evictLeastRecentlyUsed: (key) => this.evictLeastRecentlyUsed(key),
       shutdownPhase: (phase) => this.events.emit('manager:shutdown', { phase }),
     });
@@ -67,6 +87,29 @@ export class ManagerRuntime implements PoolHost {
     this.actor.send({ type: 'POOL.OPEN', key, config: pool.machineConfig() });
     pool.actor = this.actor.getSnapshot().children[poolId(key)];
     return pool;
+  }
+
+  /**
+   * Registers `server` under its cacheKey: from now on the key's pool, if it has no factory of
+   * its own, opens connections to it with the given retry options.
+   */
+  registerServer(server: ServerLocation, link: LinkOptions): void {
+    const registration: ServerRegistration = {
+      server,
+      retry: { strategy: link.strategy, maxAttempts: link.maxAttempts, attemptTimeout: link.timeout },
+    };
+    this.servers.set(server.cacheKey, registration);
+    const pool = this.pools.get(server.cacheKey);
+    if (pool !== undefined && (pool.factory === undefined || pool.factoryFromServer)) this.useServer(pool, registration);
+  }
+
+  /** Points a pool at a registered server (a factory that opens a Connection to it). */
+  useServer(pool: KeyedPool, registration: ServerRegistration): void {
+    pool.factory = ({ signal, connectionId }) =>
+      // The connection machine bounds each attempt; its signal aborts the socket.
+      openConnection(registration.server, { id: connectionId, timeout: Number.POSITIVE_INFINITY, signal });
+    pool.factoryFromServer = true;
+    pool.setRetry(registration.retry);
   }
 
   private evictLeastRecentlyUsed(requester: string): void {

@@ -95,7 +95,10 @@ describe('idle expiry', () => {
     const c = (await m.connectionCache.acquireConnection('k', {}, t.factory)) as FakeConnection;
     m.connectionCache.returnConnection('k', c);
     await nextTurn();
-    const actor = () => m.actor.getSnapshot().children['pool:k']?.getSnapshot().children['k#1'];
+    const actor = () => {
+      const pool = m.actor.getSnapshot().children['pool:k'] as import('xstate').AnyActorRef | undefined;
+      return pool?.getSnapshot().children['k#1'] as import('xstate').AnyActorRef | undefined;
+    };
     expect(actor()?.getSnapshot().value).toEqual({ open: 'idle' });
     // Out and back in, synchronously: the actor is told CHECKOUT once it rested, then nothing more.
     for (let i = 0; i < 100; i++) {

@@ -12,9 +12,9 @@ import {
   categorizeNetworkError,
   ConnectAttemptError,
   ConnectionClosedError,
-  ConnectionError,
   ConnectTimeoutError,
   errorCode,
+  NetworkError,
 } from '../src/transport/errors.js';
 import { usesTls, validateServers, type ServerLocation } from '../src/transport/server.js';
 import {
@@ -635,14 +635,14 @@ describe('Connection', () => {
   it('destroy(error) closes with that error: close event, error event, iterator', async () => {
     const echo = await serve(startEchoServer());
     const conn = await connect(tcp(echo));
-    const errors: ConnectionError[] = [];
+    const errors: NetworkError[] = [];
     conn.on('error', (e) => errors.push(e));
     const closed = new Promise<ConnectionCloseEvent>((resolve) => conn.on('close', resolve));
     const iteration = readAll(conn);
     conn.destroy(Object.assign(new Error('protocol violation'), { code: 'EPROTOCOL' }));
     const event = await closed;
     expect(event.hadError).toBe(true);
-    expect(event.error).toBeInstanceOf(ConnectionError);
+    expect(event.error).toBeInstanceOf(NetworkError);
     expect(event.error?.code).toBe('EPROTOCOL');
     expect(errors).toEqual([event.error]);
     const thrown = await rejection(iteration);
@@ -664,8 +664,8 @@ describe('Connection', () => {
     const reset = await serve(startResetServer());
     const conn = await connect(tcp(reset));
     const closed = conn.whenClosed();
-    const thrown = (await rejection(readAll(conn))) as ConnectionError;
-    expect(thrown).toBeInstanceOf(ConnectionError);
+    const thrown = (await rejection(readAll(conn))) as NetworkError;
+    expect(thrown).toBeInstanceOf(NetworkError);
     expect(thrown.code).toBe('ECONNRESET');
     expect(thrown.category).toBe('reset');
     expect(thrown.connectionId).toBe(conn.id);

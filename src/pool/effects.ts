@@ -3,8 +3,8 @@
  * the ledger effects, looked up by key. Everything here is a thin adapter; the decisions stay
  * in the machines, the work in KeyedPool and the ledger.
  */
-import { fromCallback, fromPromise, raise } from 'xstate';
-import { connectionMachine, type ConnectionRef } from '../../machines/connection.machine.js';
+import { assign, fromCallback, fromPromise, raise } from 'xstate';
+import { connectionMachine, type ConnectionRef, type ConnectionReport } from '../../machines/connection.machine.js';
 import { managerMachine } from '../../machines/manager.machine.js';
 import {
   poolMachine,
@@ -14,10 +14,12 @@ import {
   type PoolEvent,
 } from '../../machines/pool.machine.js';
 import { ShutdownError } from '../errors.js';
+import type { LinkRegistry } from '../links.js';
 import type { KeyedPool } from './keyed-pool.js';
 
 export interface EffectsHost {
   pool(key: string): KeyedPool | undefined;
+  readonly links: LinkRegistry;
   /** LRU: ask the least recently used key other than `key` with an idle connection to close one. */
   evictLeastRecentlyUsed(key: string): void;
   shutdownPhase(phase: 'started' | 'forced' | 'completed'): void;
@@ -34,10 +36,10 @@ export function provideMachines(host: EffectsHost) {
 
   const connection = connectionMachine.provide({
     actors: {
-      create: fromPromise<void, ConnectionRef>(async ({ input }) => {
+      create: fromPromise<void, ConnectionRef>(async ({ input, signal }) => {
         const pool = host.pool(input.key);
         if (pool === undefined) throw new Error(`no pool for key '${input.key}'`);
-        await pool.create(input.id);
+        await pool.create(input.id, signal);
       }),
       destroy: fromPromise<void, ConnectionRef>(async ({ input }) => {
         await host.pool(input.key)?.destroy(input.id);
@@ -46,6 +48,28 @@ export function provideMachines(host: EffectsHost) {
         const pool = host.pool(input.key);
         if (pool === undefined) return undefined;
         return pool.watch(input.id, (error) => sendBack({ type: 'DROPPED', error }));
+      }),
+    },
+    actions: {
+      computeRetry: assign({
+        retryDelay: ({ context }) =>
+          host.pool(context.key)?.retryDelay(context.attempt, context.maxAttempts, context.error) ?? null,
+      }),
+    },
+  });
+
+  const links = host.links;
+  const link = connectionMachine.provide({
+    actors: {
+      create: fromPromise<void, ConnectionRef>(({ input, signal }) => links.create(input.id, signal)),
+      destroy: fromPromise<void, ConnectionRef>(({ input }) => links.destroy(input.id)),
+      watch: fromCallback<{ type: 'DROPPED'; error?: unknown }, ConnectionRef>(({ input, sendBack }) =>
+        links.watch(input.id, (error) => sendBack({ type: 'DROPPED', error })),
+      ),
+    },
+    actions: {
+      computeRetry: assign({
+        retryDelay: ({ context }) => links.retryDelay(context.id, context.attempt, context.maxAttempts, context.error),
       }),
     },
   });
@@ -68,19 +92,23 @@ export function provideMachines(host: EffectsHost) {
         poolOf(context).ledger.evictIdle();
       },
       notify: ({ context, event }) => poolOf(context).notify(event),
-      notifyConnecting: ({ context }) => poolOf(context).notifyConnecting(context),
       notifyDraining: ({ context }) => poolOf(context).notifyPool('pool:draining'),
       notifyClosed: ({ context }) => poolOf(context).notifyPool('pool:closed'),
     },
   });
 
   return managerMachine.provide({
-    actors: { pool },
+    actors: { pool, link },
     actions: {
       evictLeastRecentlyUsed: ({ event }) => {
         if (event.type === 'SLOT.REQUEST') host.evictLeastRecentlyUsed(event.key);
       },
-      notifyShutdown: (_, params) => host.shutdownPhase(params.phase),
+      notifyShutdownStarted: () => host.shutdownPhase('started'),
+      notifyShutdownForced: () => host.shutdownPhase('forced'),
+      notifyShutdownCompleted: () => host.shutdownPhase('completed'),
+      linkReport: ({ event }) => {
+        if (event.type.startsWith('CONNECTION.')) links.report(event as ConnectionReport);
+      },
     },
   });
 }

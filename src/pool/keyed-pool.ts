@@ -5,23 +5,37 @@
  */
 import type { AnyActorRef } from 'xstate';
 import type { ConnectionReport } from '../../machines/connection.machine.js';
-import {
-  childrenOf,
-  connectionsWanted,
-  lastSpawnedId,
-  type PoolConfig,
-  type PoolContext,
-  type PoolEvent,
-} from '../../machines/pool.machine.js';
+import { childrenOf, connectionsWanted, type PoolConfig, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
 import type { Clock } from '../clock.js';
 import type { CacheConfiguration, DestroyFunction, PoolSettings } from '../config.js';
 import { AbortError, InvalidConnectionError, ShutdownError } from '../errors.js';
 import type { EventHub } from '../events.js';
+import { emitConnectionReport } from '../reports.js';
+import type { RetryStrategy } from '../retry.js';
 import { describe } from '../time.js';
 import { PoolLedger, type ConnectionRecord, type LedgerOwner } from './ledger.js';
 
-/** Creates one connection. Called when the pool machine decides it needs one. */
-export type ConnectionFactory<T> = () => T | Promise<T>;
+/**
+ * Creates one connection, when the pool machine decides it needs one. `signal` aborts when the
+ * attempt is abandoned (its `timeout` expired, or a shutdown gave up on it): a factory that
+ * honours it frees its half-open socket early; whatever it resolves after that is destroyed.
+ */
+export type ConnectionFactory<T> = (options: { signal: AbortSignal; connectionId: string }) => T | Promise<T>;
+
+/** How a pool retries its factory: the connection machine's `retrying` and `backoff` states. */
+export interface PoolRetry {
+  strategy: RetryStrategy | undefined;
+  /** Attempts per create, the first included; 1 without a strategy. */
+  maxAttempts: number;
+  /** Bound on one attempt; Infinity for none. */
+  attemptTimeout: number;
+}
+
+export const NO_RETRY: PoolRetry = Object.freeze({
+  strategy: undefined,
+  maxAttempts: 1,
+  attemptTimeout: Number.POSITIVE_INFINITY,
+});
 
 /** What a keyed pool needs from its manager. */
 export interface PoolHost {
@@ -95,7 +109,10 @@ export class KeyedPool implements LedgerOwner {
   /** The options object last seen, so an unchanged one costs one comparison per acquire. */
   optionsRef: unknown;
   factory: ConnectionFactory<object> | undefined;
+  /** The factory came from a server registered by connect() (not from a call). */
+  factoryFromServer = false;
   destroyFn: DestroyFunction<object> | undefined;
+  retry: PoolRetry = NO_RETRY;
   /** LRU recency: the manager's tick at this key's last acquire. */
   lastUsed = 0;
 
@@ -118,7 +135,25 @@ export class KeyedPool implements LedgerOwner {
 
   /** The machine's view of this key's config (settings plus the cache's ttl). */
   machineConfig(): PoolConfig {
-    return { ...this.settings, ttl: this.host.cache.ttl };
+    return {
+      ...this.settings,
+      ttl: this.host.cache.ttl,
+      maxAttempts: this.retry.maxAttempts,
+      attemptTimeout: this.retry.attemptTimeout,
+    };
+  }
+
+  /** New retry options apply to creates that start from now on. */
+  setRetry(retry: PoolRetry): void {
+    const before = this.retry;
+    this.retry = retry;
+    const changed = before.maxAttempts !== retry.maxAttempts || before.attemptTimeout !== retry.attemptTimeout;
+    if (changed) this.actor?.send({ type: 'CONFIGURE', config: this.machineConfig() } satisfies PoolEvent);
+  }
+
+  /** The retry strategy's answer for a failed create attempt (connection machine: computeRetry). */
+  retryDelay(attempt: number, maxAttempts: number, error: unknown): number | null {
+    return this.retry.strategy?.nextDelay(attempt, maxAttempts, error) ?? null;
   }
 
   // --- the hot path -------------------------------------------------------------------
@@ -200,10 +235,15 @@ export class KeyedPool implements LedgerOwner {
   // --- effects the machines ask for ---------------------------------------------------
 
   /** Connection actor `create`: run the factory and record what it produced. */
-  async create(id: string): Promise<void> {
+  async create(id: string, signal: AbortSignal): Promise<void> {
     const factory = this.factory;
     if (factory === undefined) throw new InvalidConnectionError(this.key, 'no factory was given for this key');
-    const resource: unknown = await factory();
+    const resource: unknown = await factory({ signal, connectionId: id });
+    if (signal.aborted) {
+      // The attempt was abandoned meanwhile (timeout, shutdown): nobody will use this one.
+      if (resource !== null && typeof resource === 'object') await this.destroyResource(resource).catch(noop);
+      return;
+    }
     if (resource === null || (typeof resource !== 'object' && typeof resource !== 'function')) {
       throw new InvalidConnectionError(this.key, `resolved ${describe(resource)}; a connection must be an object`);
     }
@@ -244,7 +284,7 @@ export class KeyedPool implements LedgerOwner {
     };
   }
 
-  /** Pool action `notify`: user-facing events and metrics for the report being handled. */
+  /** Pool action `notify`: network events, cache events and metrics for the report being handled. */
   notify(event: PoolEvent): void {
     const events = this.host.events;
     const metrics = this.host.cache.metrics;
@@ -253,25 +293,18 @@ export class KeyedPool implements LedgerOwner {
     switch (e.type) {
       case 'CONNECTION.READY':
         this.created++;
-        events.emit('connection:connected', { key, connectionId: e.id });
         events.emit('cache:miss', { key, connectionId: e.id });
         if (metrics?.onMiss !== undefined) this.callMetric(() => metrics.onMiss?.(key));
         break;
       case 'CONNECTION.FAILED':
         this.failed++;
-        events.emit('connection:failed', { key, connectionId: e.id, error: e.error });
         break;
       case 'CONNECTION.DRAINING':
-        if (e.reason === 'dropped') {
-          events.emit('connection:disconnected', { key, connectionId: e.id, error: e.error });
-        } else if (e.reason === 'evicted') {
+        if (e.reason === 'evicted') {
           this.evictions++;
           events.emit('cache:eviction', { key, connectionId: e.id });
           if (metrics?.onEviction !== undefined) this.callMetric(() => metrics.onEviction?.(key, e.id));
         }
-        break;
-      case 'CONNECTION.CLOSED':
-        events.emit('connection:closed', { key, connectionId: e.id, reason: e.reason, error: e.error });
         break;
       case 'CONNECTION.IDLE_EXPIRED':
       case 'CONNECTION.TTL_EXPIRED': {
@@ -281,15 +314,14 @@ export class KeyedPool implements LedgerOwner {
         if (metrics?.onExpiration !== undefined) this.callMetric(() => metrics.onExpiration?.(key, e.id, reason));
         break;
       }
+      default:
+        break;
     }
+    if (e.type.startsWith('CONNECTION.')) emitConnectionReport(events, key, e);
   }
 
   notifyPool(type: 'pool:draining' | 'pool:closed'): void {
     this.host.events.emit(type, { key: this.key });
-  }
-
-  notifyConnecting(context: PoolContext): void {
-    this.host.events.emit('connection:connecting', { key: this.key, connectionId: lastSpawnedId(context) });
   }
 
   stats(): PoolStats {

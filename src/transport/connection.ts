@@ -1,20 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
-import mittImport, { type Emitter, type Handler } from 'mitt';
+import type { Emitter, Handler } from 'mitt';
 import type { Clock } from '../clock.js';
 import { ConfigurationError, ConnectionManagerError } from '../errors.js';
+import { mitt } from '../events.js';
 import { checkDuration, describe, type Duration } from '../time.js';
 import { openSocket, type OpenSocketOptions } from './connect.js';
-import { ConnectionClosedError, ConnectionError, errorCode } from './errors.js';
+import { ConnectionClosedError, errorCode, NetworkError, NOT_CONNECTED, type ConnectionClosedCode } from './errors.js';
 import type { ServerLocation } from './server.js';
-
-// mitt ships CommonJS-style typings, so under NodeNext TypeScript types the default import as
-// the module namespace; Node's ESM loader gets dist/mitt.mjs, whose default export is the
-// factory. Accept either shape so a CJS interop path cannot break it either.
-type MittFactory = typeof mittImport.default;
-const mitt: MittFactory =
-  typeof (mittImport as unknown) === 'function' ? (mittImport as unknown as MittFactory) : mittImport.default;
 
 /** Unread inbound bytes buffered per connection before the socket is paused. */
 export const DEFAULT_READ_BUFFER_LIMIT = 256 * 1024;
@@ -23,17 +17,48 @@ export const DEFAULT_READ_BUFFER_LIMIT = 256 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT: Duration = 1_000;
 
 export interface ConnectionCloseEvent {
-  /** The socket closed because of an error (reset, timeout, `destroy(error)`, ...). */
+  /** The connection closed because of an error (reset, timeout, `destroy(error)`, `finalize(error)`, ...). */
   hadError: boolean;
   /** That error, when `hadError`. */
-  error?: ConnectionError;
+  error?: NetworkError;
 }
+
+/** A supervised connection lost its socket (see {@link ConnectionOptions.supervised}). */
+export interface ConnectionDisconnectedEvent {
+  /** The socket closed because of an error (reset, timeout, ...). */
+  hadError: boolean;
+  /** That error, when `hadError`. */
+  error?: NetworkError;
+}
+
+/** A supervised connection was given a new socket (`attach`); the addresses are the new socket's. */
+export interface ConnectionReconnectedEvent {
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+}
+
+/**
+ * - `'connected'`: it has a socket (which may be in the middle of failing; the drop is noticed
+ *   when the socket has closed).
+ * - `'disconnected'`: supervised only: the socket was lost and the connection waits for
+ *   `attach()` (a reconnect) or `finalize()`; writes reject with `ERR_NOT_CONNECTED`.
+ * - `'closed'`: closed for good or closing (`close()`/`destroy()` was called); the same as `closed`.
+ */
+export type ConnectionState = 'connected' | 'disconnected' | 'closed';
 
 // A type alias, not an interface: mitt needs the index-signature compatibility of an alias.
 export type ConnectionEvents = {
   data: Buffer;
+  /** Closed for good: emitted exactly once per connection. */
   close: ConnectionCloseEvent;
-  error: ConnectionError;
+  /** Every socket error (so possibly several over a supervised connection's life). */
+  error: NetworkError;
+  /** Supervised only: the socket was lost; the connection is not closed. */
+  disconnected: ConnectionDisconnectedEvent;
+  /** Supervised only: `attach()` bound a new socket. */
+  reconnected: ConnectionReconnectedEvent;
 };
 
 /** The peer certificate as plain, serialisable data (safe to put in a statechart's context). */
@@ -69,6 +94,11 @@ export interface ConnectionOptions {
   closeTimeout?: Duration;
   /** Timer source for the close grace period. Default: real timers. */
   clock?: Clock;
+  /**
+   * Survive the loss of the socket: become `'disconnected'` and wait for a supervisor's
+   * `attach()` (a reconnect) or `finalize()` instead of closing for good. Default `false`.
+   */
+  supervised?: boolean;
 }
 
 interface QueuedChunk {
@@ -95,7 +125,7 @@ const realTimers: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
 };
 
 /**
- * One open socket (TCP or TLS) to one server, with promise-based writes, a graceful close, and
+ * A connection (TCP or TLS) to one server, with promise-based writes, a graceful close, and
  * two ways to read. Framing is the user's: chunks are whatever the socket delivered.
  *
  * Reading. Inbound bytes are buffered from construction until something consumes them, so
@@ -103,8 +133,8 @@ const realTimers: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
  * (`readBufferLimit`: at the limit the socket is paused and TCP pushes back on the peer).
  * - The async iterator (`for await (const chunk of conn)`) is a pull consumer with backpressure:
  *   it yields buffered chunks first, the socket is paused while it is behind and resumed when it
- *   reads. It ends when the socket has closed and everything buffered was yielded, and then
- *   throws the {@link ConnectionError} if the socket closed with an error. Leaving the loop
+ *   reads. It ends when the connection has closed for good and everything buffered was yielded,
+ *   and then throws the {@link NetworkError} if it closed with an error. Leaving the loop
  *   early (`break`) does not close the connection; unread chunks stay buffered for the next
  *   iterator. One iterator at a time.
  * - `on('data', handler)` is a push consumer. While no iterator is active, handlers are the
@@ -113,8 +143,23 @@ const realTimers: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
  *   only observe the chunks the iterator will get, at the pace the iterator sets.
  *
  * Errors. The socket always has an 'error' listener: a network error never crashes the
- * process. It is emitted as `error` (a {@link ConnectionError} with Node's `code`), reported by
+ * process. It is emitted as `error` (a {@link NetworkError} with Node's `code`), reported by
  * `close` (`{ hadError, error }`) and `whenClosed()`, and rejects pending writes and the iterator.
+ *
+ * Supervision. By default a connection is one socket: when it closes, the connection is closed
+ * for good. A supervised connection (`supervised: true`, what the manager's `connect()` hands
+ * out) outlives its socket: when the socket closes without `close()`/`destroy()` having been
+ * called, the connection becomes `'disconnected'` and emits `disconnected`; writes that were not
+ * flushed are rejected ({@link ConnectionClosedError}), new writes reject at once with code
+ * `ERR_NOT_CONNECTED`, and readers keep waiting (an active iterator does not end, 'data'
+ * handlers stay subscribed, buffered bytes stay readable). Whoever supervises it (the manager)
+ * then either hands it a new socket with {@link attach} (→ `'connected'`, `reconnected`, reading
+ * continues from the new socket) or gives up with {@link finalize} (→ `'closed'`, `close`).
+ * Closing it (`close()`/`destroy()`) in any state closes it for good, which is how a user stops
+ * its reconnection: the supervisor listens to `close`.
+ *
+ * `close` is emitted exactly once per connection, when it is closed for good; `error` once per
+ * socket error.
  *
  * Handlers run synchronously inside the socket's events; the connection updates its own state
  * before calling them, so a throwing handler cannot corrupt it (the exception propagates as it
@@ -124,15 +169,19 @@ export class Connection {
   readonly id: string;
   readonly cacheKey: string;
   readonly server: ServerLocation;
-  /** Captured at construction; undefined only if the socket was already closed then. */
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-  readonly encrypted: boolean;
-  readonly tls: TlsDetails | undefined;
+  /** Reconnects through a supervisor instead of closing when its socket is lost. */
+  readonly supervised: boolean;
 
-  private readonly socket: net.Socket;
+  private socket: net.Socket;
+  /** Incremented by every attach(): tells a deferred callback whether its socket is still current. */
+  private generation = 0;
+  private _remoteAddress: string | undefined;
+  private _remotePort: number | undefined;
+  private _localAddress: string | undefined;
+  private _localPort: number | undefined;
+  private _encrypted = false;
+  private _tls: TlsDetails | undefined;
+
   private readonly emitter: Emitter<ConnectionEvents> = mitt<ConnectionEvents>();
   private readonly readBufferLimit: number;
   private readonly closeTimeout: Duration;
@@ -146,10 +195,16 @@ export class Connection {
   private readonly waiters: Waiter[] = [];
   private readonly pendingWrites = new Set<PendingWrite>();
 
-  /** close() or destroy() was called. */
+  /** close(), destroy() or finalize() was called. */
   private closing = false;
+  /** The current socket has closed (for a supervised connection, possibly not for good). */
   private socketClosed = false;
-  private lastError: ConnectionError | undefined;
+  /** Closed for good: `closeEvent` is set and `close` was emitted. */
+  private finished = false;
+  /** The current socket's last error. */
+  private lastError: NetworkError | undefined;
+  /** Why the last socket was lost, while disconnected. */
+  private disconnectError: NetworkError | undefined;
   private closeEvent: ConnectionCloseEvent | undefined;
   private closeErrorThrown = false;
   private closePromise: Promise<void> | undefined;
@@ -162,23 +217,19 @@ export class Connection {
     this.server = server;
     this.cacheKey = server.cacheKey;
     this.id = options.id ?? randomUUID();
+    this.supervised = options.supervised ?? false;
     this.readBufferLimit = options.readBufferLimit ?? DEFAULT_READ_BUFFER_LIMIT;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.timers = options.clock ?? realTimers;
-
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
-    this.localAddress = socket.localAddress;
-    this.localPort = socket.localPort;
-    this.encrypted = socket instanceof tls.TLSSocket && socket.encrypted === true;
-    this.tls = socket instanceof tls.TLSSocket && this.encrypted ? tlsDetails(socket) : undefined;
+    this.describeSocket(socket);
 
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     if (socket.closed) {
-      // Closed before we were handed it: 'close' will not fire again.
-      this.finishClose(socket.errored !== null);
+      // Closed before we were handed it: 'close' will not fire again. Nobody can be listening
+      // yet, so a supervised connection announces the loss in a microtask.
+      this.socketGone(socket.errored !== null, true);
       return;
     }
     // A 'data' listener switches the socket to flowing mode; whatever it buffered while paused
@@ -186,13 +237,49 @@ export class Connection {
     socket.on('data', this.onData);
   }
 
+  /** The current socket's peer address (captured when the socket was bound). */
+  get remoteAddress(): string | undefined {
+    return this._remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this._remotePort;
+  }
+
+  get localAddress(): string | undefined {
+    return this._localAddress;
+  }
+
+  get localPort(): number | undefined {
+    return this._localPort;
+  }
+
+  /** The current socket is a TLS socket with an established session. */
+  get encrypted(): boolean {
+    return this._encrypted;
+  }
+
+  /** The current socket's TLS session, when {@link encrypted}. */
+  get tls(): TlsDetails | undefined {
+    return this._tls;
+  }
+
   /**
-   * True once the connection can no longer be written: close() or destroy() was called, the
-   * peer ended it, or it failed. The `close` event (or `whenClosed()`) marks when the socket is
-   * fully released.
+   * True once the connection can no longer be written for good: close() or destroy() was
+   * called, or it was closed for good; for a connection that is not supervised also when the
+   * peer ended it or it failed. A supervised connection that is `'disconnected'` is not closed.
+   * The `close` event (or `whenClosed()`) marks when the socket is fully released.
    */
   get closed(): boolean {
-    return this.closing || this.socketClosed || this.socket.destroyed || !this.socket.writable;
+    if (this.closing || this.finished) return true;
+    if (this.supervised) return false;
+    return this.socketClosed || this.socket.destroyed || !this.socket.writable;
+  }
+
+  /** See {@link ConnectionState}; `'closed'` exactly when {@link closed} is true. */
+  get state(): ConnectionState {
+    if (this.closed) return 'closed';
+    return this.socketClosed ? 'disconnected' : 'connected';
   }
 
   /** Inbound bytes received and not yet consumed (bounded by about `readBufferLimit` + one chunk). */
@@ -212,7 +299,7 @@ export class Connection {
     if (type === 'data') this.consumersChanged();
   }
 
-  /** Resolves once the socket has fully closed (immediately if it has), never rejects. */
+  /** Resolves once the connection has closed for good (immediately if it has), never rejects. */
   whenClosed(): Promise<ConnectionCloseEvent> {
     if (this.closeEvent) return Promise.resolve(this.closeEvent);
     return new Promise((resolve) => this.closedListeners.push(resolve));
@@ -222,26 +309,32 @@ export class Connection {
    * Writes `data` (a string is UTF-8). Resolves once it has been handed to the kernel and, when
    * the socket's write buffer was over its high-water mark, once that buffer has drained, so a
    * writer that awaits each write never piles data up in memory. Rejects with a
-   * {@link ConnectionClosedError} if the connection is closed or closes before the data was
-   * flushed, or a {@link ConnectionError} with Node's code if the write fails.
+   * {@link ConnectionClosedError} if the connection is closed or its socket closes before the
+   * data was flushed (code `ERR_CONNECTION_CLOSED`), or at once with code `ERR_NOT_CONNECTED`
+   * while a supervised connection has no usable socket (it is reconnecting), or a
+   * {@link NetworkError} with Node's code if the write fails.
    */
   write(data: string | Uint8Array): Promise<void> {
     if (this.closed) {
       return Promise.reject(this.closedError('cannot write: the connection is closed'));
+    }
+    const socket = this.socket;
+    if (this.supervised && (this.socketClosed || socket.destroyed || !socket.writable)) {
+      return Promise.reject(this.closedError('cannot write: the connection is not connected (it is reconnecting)', NOT_CONNECTED));
     }
     return new Promise<void>((resolve, reject) => {
       const pending: PendingWrite = { needDrain: false, flushed: false, resolve, reject };
       this.pendingWrites.add(pending);
       let ok: boolean;
       try {
-        ok = this.socket.write(data, (err) => {
+        ok = socket.write(data, (err) => {
           if (!this.pendingWrites.has(pending)) return;
           if (err) {
             this.pendingWrites.delete(pending);
             reject(this.writeError(err));
             return;
           }
-          if (this.socket.destroyed) {
+          if (socket.destroyed) {
             // Node completes a write cancelled by destroy() with no error, so success cannot be
             // told apart from "never sent": report it as not delivered.
             this.pendingWrites.delete(pending);
@@ -249,7 +342,7 @@ export class Connection {
             return;
           }
           pending.flushed = true;
-          if (!pending.needDrain || !this.socket.writableNeedDrain) {
+          if (!pending.needDrain || !socket.writableNeedDrain) {
             this.pendingWrites.delete(pending);
             resolve();
           }
@@ -269,7 +362,8 @@ export class Connection {
    * socket is fully closed (whatever the outcome; the `close` event says whether there was an
    * error). Idempotent: every call returns the same promise. Bytes that arrive meanwhile still
    * go to an active iterator (with its backpressure) or to 'data' handlers; with neither they
-   * are dropped, since nobody is left to read them.
+   * are dropped, since nobody is left to read them. A `'disconnected'` connection has no socket
+   * to end: it closes for good at once.
    */
   close(): Promise<void> {
     if (this.closePromise) return this.closePromise;
@@ -285,18 +379,82 @@ export class Connection {
           this.socket.destroy();
         }, this.closeTimeout);
       }
+    } else if (!this.finished) {
+      this.finishClose(undefined);
     }
     return this.closePromise;
   }
 
   /**
    * Destroys the socket now. Unflushed writes are rejected. With `error`, the connection
-   * closes with that error (`close` has `hadError: true`, the iterator throws it).
+   * closes with that error (`close` has `hadError: true`, the iterator throws it). A
+   * `'disconnected'` connection closes for good at once (no `error` event: there is no socket).
    */
   destroy(error?: Error): void {
     this.closing = true;
-    if (this.socketClosed || this.socket.destroyed) return;
-    this.socket.destroy(error === undefined ? undefined : this.toConnectionError(error, 'ERR_CONNECTION_DESTROYED'));
+    if (this.socketClosed) {
+      if (!this.finished) this.finishClose(error === undefined ? undefined : this.toNetworkError(error, 'ERR_CONNECTION_DESTROYED'));
+      return;
+    }
+    if (this.socket.destroyed) return;
+    this.socket.destroy(error === undefined ? undefined : this.toNetworkError(error, 'ERR_CONNECTION_DESTROYED'));
+  }
+
+  /**
+   * For the supervisor of a supervised connection, after a successful reconnect: binds `socket`
+   * (a connected socket, e.g. from `openSocket`) exactly as the first one was bound (listeners,
+   * buffering, flow control), updates the addresses and TLS details, makes the connection
+   * `'connected'` and emits `reconnected`. An active iterator and 'data' handlers continue with
+   * the new socket's data.
+   *
+   * Throws a `ConnectionManagerError` and leaves the socket to the caller (who must destroy it):
+   * `ERR_INVALID_STATE` unless the connection is `'disconnected'` (in particular once it was
+   * closed), `ERR_SOCKET_CLOSED` if `socket` has already closed.
+   */
+  attach(socket: net.Socket | tls.TLSSocket): void {
+    const state = this.state;
+    if (state !== 'disconnected') {
+      throw new ConnectionManagerError('ERR_INVALID_STATE', `connection ${this.id}: attach() needs a disconnected connection, it is ${state}`);
+    }
+    if (socket.closed) {
+      throw new ConnectionManagerError('ERR_SOCKET_CLOSED', `connection ${this.id}: attach() was given a socket that has already closed`);
+    }
+    this.generation++;
+    this.socket = socket;
+    this.socketClosed = false;
+    this.pausedByUs = false;
+    this.lastError = undefined;
+    this.disconnectError = undefined;
+    this.describeSocket(socket);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    socket.on('data', this.onData);
+    // Pauses the new socket at once if the buffer is still full.
+    this.updateFlow();
+    this.emitter.emit('reconnected', {
+      remoteAddress: this._remoteAddress,
+      remotePort: this._remotePort,
+      localAddress: this._localAddress,
+      localPort: this._localPort,
+    });
+  }
+
+  /**
+   * For the supervisor of a supervised connection that gives up (reconnection attempts
+   * exhausted, or shutdown): while `'disconnected'`, closes it for good at once: `close` (with
+   * `error` as a {@link NetworkError}, when given), `whenClosed()` resolves, the iterator ends
+   * (throwing that error once). While it still has a socket, the same as `destroy(error)`.
+   * Nothing happens once it is closed for good.
+   */
+  finalize(error?: Error): void {
+    if (this.finished) return;
+    if (!this.socketClosed) {
+      this.destroy(error);
+      return;
+    }
+    this.closing = true;
+    this.finishClose(error === undefined ? undefined : this.toNetworkError(error, 'ERR_CONNECTION_LOST'));
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
@@ -318,7 +476,7 @@ export class Connection {
         if (finished) return Promise.resolve({ value: undefined, done: true });
         const entry = this.shift();
         if (entry) return Promise.resolve({ value: entry, done: false });
-        if (this.socketClosed) {
+        if (this.finished) {
           finish();
           const error = this.closeEvent?.error;
           if (error && !this.closeErrorThrown) {
@@ -327,6 +485,7 @@ export class Connection {
           }
           return Promise.resolve({ value: undefined, done: true });
         }
+        // Also while disconnected: the next socket's data (or the final close) answers.
         return new Promise((resolve, reject) => {
           this.waiters.push({
             resolve,
@@ -433,7 +592,7 @@ export class Connection {
   // ---- socket events ------------------------------------------------------------------------
 
   private readonly onError = (err: Error): void => {
-    const wrapped = this.toConnectionError(err, 'ERR_CONNECTION_FAILED');
+    const wrapped = this.toNetworkError(err, 'ERR_CONNECTION_FAILED');
     this.lastError = wrapped;
     this.emitter.emit('error', wrapped);
   };
@@ -448,23 +607,66 @@ export class Connection {
   };
 
   private readonly onClose = (hadError: boolean): void => {
-    this.finishClose(hadError);
+    this.socketGone(hadError);
   };
 
-  private finishClose(hadError: boolean): void {
+  /** The current socket has closed: closed for good, or (supervised) disconnected. */
+  private socketGone(hadError: boolean, deferEvent = false): void {
     if (this.socketClosed) return;
     this.socketClosed = true;
     if (this.graceTimer !== undefined) {
       this.timers.clearTimeout(this.graceTimer);
       this.graceTimer = undefined;
     }
-    let error: ConnectionError | undefined;
+    let error: NetworkError | undefined;
     if (hadError) {
       error =
         this.lastError ??
         (this.socket.errored
-          ? this.toConnectionError(this.socket.errored, 'ERR_CONNECTION_FAILED')
-          : new ConnectionError({ code: 'ERR_CONNECTION_FAILED', connectionId: this.id, cacheKey: this.cacheKey }, `connection ${this.id} closed with an error`));
+          ? this.toNetworkError(this.socket.errored, 'ERR_CONNECTION_FAILED')
+          : new NetworkError({ code: 'ERR_CONNECTION_FAILED', connectionId: this.id, cacheKey: this.cacheKey }, `connection ${this.id} closed with an error`));
+    }
+    if (this.supervised && !this.closing && !this.finished) this.disconnect(error, deferEvent);
+    else this.finishClose(error);
+  }
+
+  /** Supervised: the socket was lost without anyone closing the connection. */
+  private disconnect(error: NetworkError | undefined, deferEvent: boolean): void {
+    this.disconnectError = error;
+    this.pausedByUs = false;
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('drain', this.onDrain);
+    socket.off('close', this.onClose);
+    socket.off('error', this.onError);
+    // A closed socket emits nothing more; the guard only makes sure of it.
+    socket.on('error', ignoreError);
+
+    for (const pending of this.pendingWrites) {
+      if (pending.flushed) pending.resolve();
+      else pending.reject(this.closedError('the connection was lost before the data was flushed'));
+    }
+    this.pendingWrites.clear();
+    // Waiters stay: the iterator waits for the next socket (or the final close).
+
+    const event: ConnectionDisconnectedEvent = error ? { hadError: true, error } : { hadError: false };
+    if (!deferEvent) {
+      this.emitter.emit('disconnected', event);
+      return;
+    }
+    const generation = this.generation;
+    queueMicrotask(() => {
+      if (this.generation === generation && this.state === 'disconnected') this.emitter.emit('disconnected', event);
+    });
+  }
+
+  /** Closed for good. */
+  private finishClose(error: NetworkError | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.graceTimer !== undefined) {
+      this.timers.clearTimeout(this.graceTimer);
+      this.graceTimer = undefined;
     }
     const event: ConnectionCloseEvent = error ? { hadError: true, error } : { hadError: false };
     this.closeEvent = event;
@@ -491,35 +693,46 @@ export class Connection {
     this.emitter.emit('close', event);
   }
 
+  private describeSocket(socket: net.Socket | tls.TLSSocket): void {
+    this._remoteAddress = socket.remoteAddress;
+    this._remotePort = socket.remotePort;
+    this._localAddress = socket.localAddress;
+    this._localPort = socket.localPort;
+    this._encrypted = socket instanceof tls.TLSSocket && socket.encrypted === true;
+    this._tls = socket instanceof tls.TLSSocket && this._encrypted ? tlsDetails(socket) : undefined;
+  }
+
   // ---- errors -------------------------------------------------------------------------------
 
-  private toConnectionError(err: Error, fallbackCode: string): ConnectionError {
-    if (err instanceof ConnectionError) return err;
+  private toNetworkError(err: Error, fallbackCode: string): NetworkError {
+    if (err instanceof NetworkError) return err;
     const code = errorCode(err) ?? fallbackCode;
-    return new ConnectionError(
+    return new NetworkError(
       { code, connectionId: this.id, cacheKey: this.cacheKey },
       `connection ${this.id} to ${this.server.host}:${this.server.port}: ${err.message || code}`,
       { cause: err },
     );
   }
 
-  private closedError(message: string): ConnectionClosedError {
-    const cause = this.closeEvent?.error ?? this.lastError;
+  private closedError(message: string, code?: ConnectionClosedCode): ConnectionClosedError {
+    const cause = this.closeEvent?.error ?? this.disconnectError ?? this.lastError;
     return new ConnectionClosedError(
-      { connectionId: this.id, cacheKey: this.cacheKey },
+      code === undefined ? { connectionId: this.id, cacheKey: this.cacheKey } : { connectionId: this.id, cacheKey: this.cacheKey, code },
       `connection ${this.id} to ${this.server.host}:${this.server.port}: ${message}`,
       cause ? { cause } : undefined,
     );
   }
 
-  private writeError(err: Error): ConnectionError {
+  private writeError(err: Error): NetworkError {
     const code = errorCode(err);
     if (code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') {
       return this.closedError('the connection closed before the data was flushed');
     }
-    return this.toConnectionError(err, 'ERR_CONNECTION_FAILED');
+    return this.toNetworkError(err, 'ERR_CONNECTION_FAILED');
   }
 }
+
+function ignoreError(): void {}
 
 function plainRecord(value: unknown): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -562,7 +775,7 @@ function tlsDetails(socket: tls.TLSSocket): TlsDetails {
 /** Validates {@link ConnectionOptions}; throws a `ConfigurationError` naming the field. */
 export function checkConnectionOptions(options: ConnectionOptions): void {
   if (options === null || typeof options !== 'object') throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
-  const { id, readBufferLimit, closeTimeout } = options;
+  const { id, readBufferLimit, closeTimeout, supervised } = options;
   if (id !== undefined && (typeof id !== 'string' || id === '')) {
     throw new ConfigurationError('id', `must be a non-empty string, got ${describe(id)}`);
   }
@@ -570,6 +783,9 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
     throw new ConfigurationError('readBufferLimit', `must be an integer >= 1 (bytes), got ${describe(readBufferLimit)}`);
   }
   if (closeTimeout !== undefined) checkDuration('closeTimeout', closeTimeout, { allowInfinity: true });
+  if (supervised !== undefined && typeof supervised !== 'boolean') {
+    throw new ConfigurationError('supervised', `must be a boolean, got ${describe(supervised)}`);
+  }
 }
 
 /** Options of {@link openConnection}: one attempt's options plus the connection's. */

@@ -55,7 +55,7 @@ export function categorizeNetworkError(code: string | undefined): NetworkErrorCa
   if (code === undefined) return 'other';
   if (code === 'ECONNREFUSED') return 'refused';
   if (code === 'ETIMEDOUT') return 'timeout';
-  if (code === 'ERR_CONNECTION_CLOSED') return 'closed';
+  if (code === 'ERR_CONNECTION_CLOSED' || code === 'ERR_NOT_CONNECTED') return 'closed';
   if (RESET_CODES.has(code)) return 'reset';
   if (DNS_CODES.has(code)) return 'dns';
   if (UNREACHABLE_CODES.has(code)) return 'unreachable';
@@ -132,11 +132,12 @@ export class ConnectTimeoutError extends ConnectAttemptError {
 }
 
 /**
- * An error on an open `Connection`: the socket failed (`code` is Node's, e.g.
- * `ECONNRESET`, `EPIPE`), or an operation needed an open connection
- * ({@link ConnectionClosedError}).
+ * An error on an open `Connection`: its socket failed (`code` is Node's, e.g. `ECONNRESET`,
+ * `EPIPE`), it was destroyed or given up with an error, or an operation needed a connected
+ * socket ({@link ConnectionClosedError}). (The name `ConnectionError` is the aggregate error of
+ * a multi-server connect, in `src/errors.ts`.)
  */
-export class ConnectionError extends ConnectionManagerError {
+export class NetworkError extends ConnectionManagerError {
   readonly connectionId: string;
   readonly cacheKey: string;
   readonly category: NetworkErrorCategory;
@@ -148,9 +149,29 @@ export class ConnectionError extends ConnectionManagerError {
   }
 }
 
-/** A write (or other use) of a connection that is closing or closed. `code` `ERR_CONNECTION_CLOSED`. */
-export class ConnectionClosedError extends ConnectionError {
-  constructor(details: { connectionId: string; cacheKey: string }, message = 'the connection is closed', options?: { cause?: unknown }) {
-    super({ ...details, code: 'ERR_CONNECTION_CLOSED' }, message, options);
+/** The code of a {@link ConnectionClosedError} for a connection closed for good (or closing). */
+export const CONNECTION_CLOSED = 'ERR_CONNECTION_CLOSED';
+
+/**
+ * The code of a {@link ConnectionClosedError} for a supervised connection that lost its socket
+ * and is waiting to be reconnected: the operation may succeed later, the connection is not closed.
+ */
+export const NOT_CONNECTED = 'ERR_NOT_CONNECTED';
+
+export type ConnectionClosedCode = typeof CONNECTION_CLOSED | typeof NOT_CONNECTED;
+
+/**
+ * A write (or other use) of a connection without a usable socket. `code`
+ * `ERR_CONNECTION_CLOSED` (default) when it is closing or closed, or when the socket the data
+ * was written to closed before flushing it; `ERR_NOT_CONNECTED` when a supervised connection is
+ * between sockets (reconnecting). `category` is `'closed'` for both.
+ */
+export class ConnectionClosedError extends NetworkError {
+  constructor(
+    details: { connectionId: string; cacheKey: string; code?: ConnectionClosedCode },
+    message = 'the connection is closed',
+    options?: { cause?: unknown },
+  ) {
+    super({ connectionId: details.connectionId, cacheKey: details.cacheKey, code: details.code ?? CONNECTION_CLOSED }, message, options);
   }
 }

@@ -181,6 +181,8 @@ export async function runModel(spec: ModelSpec): Promise<ModelReport> {
       const system = spec.start(clock, (event) => {
         if (event.type !== '@xstate.microstep' || event.actorRef !== target) return;
         for (const t of event._transitions) coveredTransitions.add(transitionKey(t));
+        // Transient states (left by an eventless transition) show only in microsteps.
+        for (const node of (event.snapshot as AnyMachineSnapshot)._nodes as AnyStateNode[]) coveredStates.add(node.id);
       });
       target = system.target;
       try {

@@ -21,7 +21,15 @@ import {
 } from '../../machines/pool.machine.js';
 import { formatReport, runModel, type System } from './harness.js';
 
-const BIG: PoolConfig = { minConnections: 1, maxConnections: 2, acquireTimeout: 30_000, maxIdleTime: 1000, ttl: 5000 };
+const BIG: PoolConfig = {
+  minConnections: 1,
+  maxConnections: 2,
+  acquireTimeout: 30_000,
+  maxIdleTime: 1000,
+  ttl: 5000,
+  maxAttempts: 1,
+  attemptTimeout: Number.POSITIVE_INFINITY,
+};
 const SMALL: PoolConfig = { ...BIG, minConnections: 0, maxConnections: 1 };
 
 /** The pool under a parent that records its reports; connections are inert stand-ins. */
@@ -88,8 +96,10 @@ test('pool machine: every generated path, replayed on a running actor', async ()
         { type: 'DEMAND', waiting: 2 },
         { type: 'CONFIGURE', config: BIG },
         { type: 'CONFIGURE', config: SMALL },
-        { type: 'CONNECTION.READY', id },
-        { type: 'CONNECTION.FAILED', id, error: 'ECONNREFUSED' },
+        { type: 'CONNECTION.READY', id, attempt: 1, reconnected: false },
+        { type: 'CONNECTION.FAILED', id, attempts: 1, error: 'ECONNREFUSED' },
+        { type: 'CONNECTION.CONNECTING', id, attempt: 1 },
+        { type: 'CONNECTION.BACKOFF', id, attempt: 1, delay: 100, error: 'ECONNREFUSED' },
         { type: 'CONNECTION.DRAINING', id, reason: 'idle', wasOpen: true, error: undefined },
         { type: 'CONNECTION.DRAINING', id, reason: 'unwanted', wasOpen: false, error: undefined },
         { type: 'CONNECTION.CLOSED', id, reason: 'idle', error: undefined },
@@ -106,6 +116,8 @@ test('pool machine: every generated path, replayed on a running actor', async ()
           return c.requested > 0;
         case 'CONNECTION.READY':
         case 'CONNECTION.FAILED':
+        case 'CONNECTION.CONNECTING':
+        case 'CONNECTION.BACKOFF':
           return c.connecting > 0;
         case 'CONNECTION.DRAINING':
           return (e as unknown as { wasOpen: boolean }).wasOpen ? c.open > 0 : c.connecting > 0;

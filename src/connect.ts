@@ -1,0 +1,131 @@
+/**
+ * `connect()` and `connectParallel()`: validate everything before a socket opens, register each
+ * server under its cacheKey (so its pool needs no factory), and open one supervised link per
+ * server. The links' lifecycles (attempts, backoff, reconnection) are the connection machine's.
+ */
+import { ConfigurationError, ConnectionError, ShutdownError, type ConnectOutcome } from './errors.js';
+import type { LinkOptions } from './links.js';
+import {
+  checkMaxAttempts,
+  checkRetryStrategy,
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_MAX_RECONNECTION_ATTEMPTS,
+  RetryStrategy,
+} from './retry.js';
+import type { ManagerRuntime } from './runtime.js';
+import { checkDuration, describe, TimeAmount, type Duration } from './time.js';
+import type { Connection } from './transport/connection.js';
+import { validateServers, type ServerLocation } from './transport/server.js';
+
+export interface ConnectOptions {
+  /** How failed attempts are retried. Default: exponential from 1 s, doubling to 30 s, ±10 % jitter. */
+  retryStrategy?: RetryStrategy;
+  /** Attempts per connection and per reconnection, the first included. Default 6. */
+  maxReconnectionAttempts?: number;
+  /** Bound on each attempt, TCP connect and TLS handshake included. Default 10 s. */
+  timeout?: Duration;
+}
+
+export interface ParallelConnectOptions extends ConnectOptions {
+  /** Servers connecting at the same time, at most. Default 4. */
+  maxConcurrentConnections?: number;
+}
+
+export type ServerOutcome = ConnectOutcome<Connection, ServerLocation>;
+
+/** The default strategy of connect(): the seed's `.exponential(initialDelay: .seconds(1))`. */
+export const DEFAULT_CONNECT_STRATEGY = RetryStrategy.exponential({ initialDelay: TimeAmount.seconds(1) });
+
+const CONNECT_FIELDS = new Set(['retryStrategy', 'maxReconnectionAttempts', 'timeout']);
+const PARALLEL_FIELDS = new Set([...CONNECT_FIELDS, 'maxConcurrentConnections']);
+
+export function linkOptions(options: unknown, fields = CONNECT_FIELDS): LinkOptions {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const name of Object.keys(o)) {
+    if (!fields.has(name)) throw new ConfigurationError(`options.${name}`, 'is not a connect option');
+  }
+  const timeout = checkDuration('options.timeout', o.timeout ?? DEFAULT_CONNECT_TIMEOUT, { allowInfinity: true });
+  if (timeout === 0) throw new ConfigurationError('options.timeout', 'must be greater than 0');
+  return {
+    strategy:
+      o.retryStrategy === undefined ? DEFAULT_CONNECT_STRATEGY : checkRetryStrategy('options.retryStrategy', o.retryStrategy),
+    maxAttempts: checkMaxAttempts('options.maxReconnectionAttempts', o.maxReconnectionAttempts ?? DEFAULT_MAX_RECONNECTION_ATTEMPTS),
+    timeout,
+  };
+}
+
+function checked(runtime: ManagerRuntime, servers: readonly ServerLocation[]): void {
+  validateServers(servers, 'servers');
+  if (!runtime.accepting()) throw new ShutdownError();
+}
+
+const describeServer = (s: ServerLocation) => `${s.cacheKey} (${s.host}:${s.port})`;
+
+/** Connects each server in turn; resolves with their connections, or rejects with a ConnectionError. */
+export async function connectInOrder(
+  runtime: ManagerRuntime,
+  servers: readonly ServerLocation[],
+  options: ConnectOptions | undefined,
+): Promise<Connection[]> {
+  const link = linkOptions(options);
+  checked(runtime, servers);
+  const release = runtime.keepAlive.hold();
+  try {
+    const outcomes: ServerOutcome[] = [];
+    for (const server of servers) {
+      runtime.registerServer(server, link);
+      outcomes.push(await outcome(runtime, server, link));
+    }
+    const connections = outcomes.flatMap((o) => (o.status === 'connected' ? [o.connection] : []));
+    if (connections.length < outcomes.length) throw new ConnectionError(outcomes, describeServer);
+    return connections;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Connects all servers, at most `maxConcurrentConnections` at once; resolves with one outcome
+ * per server, in input order. One server's failure never cancels another's attempts.
+ */
+export async function connectConcurrently(
+  runtime: ManagerRuntime,
+  servers: readonly ServerLocation[],
+  options: ParallelConnectOptions | undefined,
+): Promise<ServerOutcome[]> {
+  const link = linkOptions(options, PARALLEL_FIELDS);
+  const limit = options?.maxConcurrentConnections ?? 4;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+    throw new ConfigurationError('options.maxConcurrentConnections', `must be an integer >= 1, got ${describe(limit)}`);
+  }
+  checked(runtime, servers);
+  for (const server of servers) runtime.registerServer(server, link);
+  const release = runtime.keepAlive.hold();
+  try {
+    const outcomes: ServerOutcome[] = new Array(servers.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < servers.length) {
+        const i = next++;
+        const server = servers[i] as ServerLocation;
+        outcomes[i] = await outcome(runtime, server, link);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, servers.length) }, worker));
+    return outcomes;
+  } finally {
+    release();
+  }
+}
+
+async function outcome(runtime: ManagerRuntime, server: ServerLocation, link: LinkOptions): Promise<ServerOutcome> {
+  try {
+    return { server, status: 'connected', connection: await runtime.links.open(server, link) };
+  } catch (error) {
+    return { server, status: 'failed', error };
+  }
+}
