@@ -1,11 +1,12 @@
 /**
  * The lifecycle of one keyed pool: when to create connections, when to retire them, how to
- * resize, how to drain on shutdown.
+ * resize, how to back off after failures, how to drain on shutdown.
  *
  * The pool machine decides; it does not hold the connections. Which idle connection goes to
  * which waiting caller is the ledger's job (`src/pool/ledger.ts`), the hot path that must not
  * cost a machine transition per checkout. The two meet through events: the ledger reports
- * demand (`DEMAND`, with the number of waiting callers), the machine answers with effects
+ * demand (`DEMAND`: the number of waiting callers, how long connections are held, how long a
+ * create takes, how long the oldest caller has waited), the machine answers with effects
  * (`offerConnection`, `retire`, `rejectOldestWaiter`, ...) that the runtime provides. The
  * defaults below are plain XState messaging, so the machine runs (and is tested) on its own.
  *
@@ -37,22 +38,32 @@ export interface PoolInput {
   config: PoolConfig;
 }
 
-export interface PoolContext {
+/** What the ledger knows about demand, sent with every DEMAND. Times in ms; 0: not known yet. */
+export interface DemandFacts {
+  /** Acquires waiting for a connection. */
+  waiting: number;
+  /** How long a connection is held, on average. */
+  holdMs: number;
+  /** How long a create takes, on average. */
+  createMs: number;
+  /** How long the oldest waiting acquire has waited. */
+  oldestWaitMs: number;
+}
+
+export interface PoolContext extends DemandFacts {
   key: string;
   config: PoolConfig;
   connecting: number;
   open: number;
   draining: number;
   requested: number;
-  /** Waiting acquires, as last reported by the ledger in a DEMAND event. */
-  waiting: number;
-  /** Consecutive failed creates; drives the refill backoff. */
+  /** Consecutive failed creates; drives the backoff between probes. */
   failures: number;
   nextId: number;
 }
 
 export type PoolEvent =
-  | { type: 'DEMAND'; waiting: number }
+  | ({ type: 'DEMAND' } & DemandFacts)
   | { type: 'SLOT.GRANTED' }
   | { type: 'CONFIGURE'; config: PoolConfig }
   | { type: 'EVICT' }
@@ -65,6 +76,9 @@ export type PoolReport =
   | { type: 'SLOT.REQUEST'; key: string }
   | { type: 'SLOT.RELEASE'; key: string }
   | { type: 'POOL.CLOSED'; key: string };
+
+/** The pool's create phases: `steady`, or `probing` (one create at a time, after failures). */
+export type CreatePhase = 'steady' | 'probing';
 
 /** The reason the pool gives a connection it retires in answer to `event`. */
 export function retireReason(event: PoolEvent): CloseReason {
@@ -87,22 +101,56 @@ export function liveConnections(c: PoolContext): number {
   return c.connecting + c.open + c.draining;
 }
 
-/**
- * How many connections the pool should ask for now. Waiting callers not already covered by
- * a create in flight or a slot requested, or (when `refill`) the shortfall below
- * minConnections, whichever is larger; never beyond maxConnections.
- */
 /** The id `spawnConnection` gave the connection it spawned last. */
 export function lastSpawnedId(c: PoolContext): string {
   return `${c.key}#${c.nextId - 1}`;
 }
 
-export function connectionsWanted(c: PoolContext, opts: { refill: boolean }): number {
+/**
+ * Little's law: how many waiters the connections now lent will serve before a connection
+ * created now could be ready. Each of the `open` connections comes back every `holdMs` on
+ * average and a create takes `createMs`, so they serve `open * createMs / holdMs` waiters in
+ * that time; those need no create. Unknown rates, or a waiter already kept longer than a
+ * create takes (the estimate was wrong): none.
+ */
+export function servedByReturns(c: PoolContext): number {
+  if (c.holdMs <= 0 || c.createMs <= 0 || c.oldestWaitMs >= c.createMs) return 0;
+  return Math.floor((c.open * c.createMs) / c.holdMs);
+}
+
+/**
+ * How many connections the pool should ask for now: the waiting callers not covered by a create
+ * in flight, a slot requested or a return in time, or the shortfall below minConnections,
+ * whichever is larger; never beyond maxConnections. While probing, one at a time.
+ */
+export function connectionsWanted(c: PoolContext, phase: CreatePhase): number {
   const pending = c.connecting + c.requested;
-  const forWaiters = c.waiting - pending;
-  const forMin = opts.refill ? c.config.minConnections - (c.open + pending) : 0;
+  const forWaiters = c.waiting - pending - servedByReturns(c);
+  const forMin = c.config.minConnections - (c.open + pending);
   const room = c.config.maxConnections - (liveConnections(c) + c.requested);
-  return Math.max(0, Math.min(room, Math.max(forWaiters, forMin)));
+  const want = Math.max(0, Math.min(room, Math.max(forWaiters, forMin)));
+  return phase === 'probing' ? Math.min(want, pending === 0 ? 1 : 0) : want;
+}
+
+/** Waiters are uncovered and there is room, yet no create is wanted: returns will serve them. */
+export function returnsWillServe(c: PoolContext): boolean {
+  const uncovered = c.waiting - c.connecting - c.requested;
+  const room = c.config.maxConnections - (liveConnections(c) + c.requested);
+  return uncovered > 0 && room > 0 && connectionsWanted(c, 'steady') === 0;
+}
+
+/** While awaiting returns: look again once the oldest waiter has waited a create time. */
+export function recheckDelay(c: PoolContext): number {
+  return Math.max(0, c.createMs - c.oldestWaitMs);
+}
+
+/**
+ * After `failures` consecutive failed creates, how long the pool waits before its next (single)
+ * create: 100 ms, doubling, at most 30 s. A dead server costs a few attempts a minute, not one
+ * per caller.
+ */
+export function probeDelay(failures: number): number {
+  return Math.min(100 * 2 ** Math.max(0, failures - 1), 30_000);
 }
 
 /** Connections above maxConnections after a resize (draining ones are already leaving). */
@@ -110,22 +158,27 @@ export function surplusConnections(c: PoolContext): number {
   return Math.max(0, c.connecting + c.open - c.config.maxConnections);
 }
 
-/** Backoff before refilling to minConnections again after `failures` failed creates. */
-export function refillDelay(failures: number): number {
-  return Math.min(1000 * 2 ** Math.max(0, failures - 1), 30_000);
+/**
+ * Whether a DEMAND with these facts would make the pool in `state` act: ask for slots, or start
+ * awaiting returns. The ledger skips the event otherwise (it would cost a transition for
+ * nothing); the same functions are the machine's guards.
+ */
+export function demandMatters(state: { matches(value: string): boolean }, c: PoolContext): boolean {
+  if (!state.matches('running') || state.matches('running.coolingDown')) return false;
+  const phase: CreatePhase = state.matches('running.probing') ? 'probing' : 'steady';
+  if (connectionsWanted(c, phase) > 0) return true;
+  return phase === 'steady' && returnsWillServe(c) && !state.matches('running.steady.awaitingReturns');
 }
 
-type Refill = { refill: boolean };
-const REFILL: Refill = { refill: true };
-const NO_REFILL: Refill = { refill: false };
-
-function demandWants(context: PoolContext, event: PoolEvent, refill: Refill): boolean {
-  return event.type === 'DEMAND' && connectionsWanted({ ...context, waiting: event.waiting }, refill) > 0;
+function withFacts(context: PoolContext, event: PoolEvent): PoolContext {
+  if (event.type !== 'DEMAND') return context;
+  const { waiting, holdMs, createMs, oldestWaitMs } = event;
+  return { ...context, waiting, holdMs, createMs, oldestWaitMs };
 }
 
-function grantNeeded(context: PoolContext, refill: Refill): boolean {
+function grantNeeded(context: PoolContext, phase: CreatePhase): boolean {
   // The slot being granted is still counted in `requested`: leave it out.
-  return connectionsWanted({ ...context, requested: context.requested - 1 }, refill) > 0;
+  return connectionsWanted({ ...context, requested: context.requested - 1 }, phase) > 0;
 }
 
 /** The actor's children as a list (XState types the record's values as possibly undefined). */
@@ -142,30 +195,31 @@ export const poolMachine = setup({
   },
   actors: { connection: connectionMachine },
   guards: {
-    // "ForWaiters" variants leave minConnections out: used while cooling down after failures.
-    wantsConnections: ({ context, event }) => demandWants(context, event, REFILL),
-    wantsConnectionsForWaiters: ({ context, event }) => demandWants(context, event, NO_REFILL),
-    grantNeeded: ({ context }) => grantNeeded(context, REFILL),
-    grantNeededForWaiters: ({ context }) => grantNeeded(context, NO_REFILL),
+    wantsConnections: ({ context, event }) => connectionsWanted(withFacts(context, event), 'steady') > 0,
+    wantsProbe: ({ context, event }) => connectionsWanted(withFacts(context, event), 'probing') > 0,
+    returnsWillServe: ({ context, event }) => returnsWillServe(withFacts(context, event)),
+    grantNeeded: ({ context }) => grantNeeded(context, 'steady'),
+    grantNeededForProbe: ({ context }) => grantNeeded(context, 'probing'),
     aboveMin: ({ context }) => context.connecting + context.open > context.config.minConnections,
     shrinks: ({ context, event }) =>
       event.type === 'CONFIGURE' && surplusConnections({ ...context, config: event.config }) > 0,
     nothingLive: ({ context }) => liveConnections(context) === 0,
   },
   delays: {
-    refillBackoff: ({ context }) => refillDelay(context.failures),
+    probeDelay: ({ context }) => probeDelay(context.failures),
+    recheck: ({ context }) => recheckDelay(context),
   },
   actions: {
-    recordDemand: assign({ waiting: ({ event }) => (event.type === 'DEMAND' ? event.waiting : 0) }),
+    recordDemand: assign(({ context, event }) => withFacts(context, event)),
     requestSlots: enqueueActions(({ context, enqueue }) => {
-      const n = connectionsWanted(context, REFILL);
+      const n = connectionsWanted(context, 'steady');
       enqueue.assign({ requested: context.requested + n });
       for (let i = 0; i < n; i++) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
     }),
-    requestSlotsForWaiters: enqueueActions(({ context, enqueue }) => {
-      const n = connectionsWanted(context, NO_REFILL);
-      enqueue.assign({ requested: context.requested + n });
-      for (let i = 0; i < n; i++) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
+    requestProbe: enqueueActions(({ context, enqueue }) => {
+      if (connectionsWanted(context, 'probing') === 0) return;
+      enqueue.assign({ requested: context.requested + 1 });
+      enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
     }),
     spawnConnection: enqueueActions(({ context, enqueue }) => {
       const id = lastSpawnedId({ ...context, nextId: context.nextId + 1 });
@@ -192,6 +246,7 @@ export const poolMachine = setup({
       enqueue.sendParent({ type: 'SLOT.RELEASE', key: context.key } satisfies PoolReport);
     }),
     releaseSlot: sendParent(({ context }): PoolReport => ({ type: 'SLOT.RELEASE', key: context.key })),
+    reportClosed: sendParent(({ context }): PoolReport => ({ type: 'POOL.CLOSED', key: context.key })),
     countReady: assign({
       connecting: ({ context }) => context.connecting - 1,
       open: ({ context }) => context.open + 1,
@@ -263,6 +318,9 @@ export const poolMachine = setup({
     draining: 0,
     requested: 0,
     waiting: 0,
+    holdMs: 0,
+    createMs: 0,
+    oldestWaitMs: 0,
     failures: 0,
     nextId: 1,
   }),
@@ -274,67 +332,54 @@ export const poolMachine = setup({
       initial: 'steady',
       states: {
         steady: {
+          initial: 'creating',
+          states: {
+            // Creates for the waiters who need one, and refills to minConnections.
+            creating: {},
+            // Waiters are queued, but lent connections will come back sooner than a new one
+            // could be created (Little's law on the reported hold and create times): no create.
+            // Once the oldest waiter has waited a create time, look again.
+            awaitingReturns: {
+              after: { recheck: { target: 'creating', actions: 'reportDemand' } },
+            },
+          },
           on: {
             DEMAND: [
-              {
-                guard: 'wantsConnections',
-                actions: ['recordDemand', 'requestSlots'],
-              },
-              { actions: 'recordDemand' },
+              { guard: 'wantsConnections', target: '.creating', actions: ['recordDemand', 'requestSlots'] },
+              { guard: 'returnsWillServe', target: '.awaitingReturns', actions: 'recordDemand' },
+              { target: '.creating', actions: 'recordDemand' },
             ],
-            'SLOT.GRANTED': [
-              { guard: 'grantNeeded', actions: 'spawnConnection' },
-              { actions: 'returnGrant' },
-            ],
+            'SLOT.GRANTED': [{ guard: 'grantNeeded', actions: 'spawnConnection' }, { actions: 'returnGrant' }],
           },
         },
-        // After a failed create: callers who wait still get creates (and so the error, fast),
-        // but refilling to minConnections pauses, so a dead server is not hammered.
+        // A create failed: no new create until the backoff expires (a circuit breaker, per key).
+        // Waiters wait, for a returned connection, for the probe that follows, or their timeout.
         coolingDown: {
-          after: { refillBackoff: { target: 'steady', actions: 'reportDemand' } },
+          after: { probeDelay: { target: 'probing', actions: 'reportDemand' } },
           on: {
-            DEMAND: [
-              {
-                guard: 'wantsConnectionsForWaiters',
-                actions: ['recordDemand', 'requestSlotsForWaiters'],
-              },
-              { actions: 'recordDemand' },
-            ],
-            'SLOT.GRANTED': [
-              { guard: 'grantNeededForWaiters', actions: 'spawnConnection' },
-              { actions: 'returnGrant' },
-            ],
-            'CONNECTION.READY': {
-              target: 'steady',
-              actions: [
-                'countReady',
-                'offerConnection',
-                'notify',
-                'reportDemand',
-              ],
-            },
+            DEMAND: { actions: 'recordDemand' },
+            'SLOT.GRANTED': { actions: 'returnGrant' },
+          },
+        },
+        // One create at a time (for the oldest waiter, or to refill): its success closes the
+        // breaker, its failure backs off longer.
+        probing: {
+          on: {
+            DEMAND: [{ guard: 'wantsProbe', actions: ['recordDemand', 'requestProbe'] }, { actions: 'recordDemand' }],
+            'SLOT.GRANTED': [{ guard: 'grantNeededForProbe', actions: 'spawnConnection' }, { actions: 'returnGrant' }],
           },
         },
       },
       on: {
         'CONNECTION.READY': {
-          actions: [
-            'countReady',
-            'offerConnection',
-            'notify',
-          ],
+          // A success ends any backoff.
+          target: '.steady',
+          actions: ['countReady', 'offerConnection', 'notify', 'reportDemand'],
         },
         'CONNECTION.FAILED': {
           // Targeting the child from here restarts coolingDown's timer on every failure.
           target: '.coolingDown',
-          actions: [
-            'countFailed',
-            'stopConnection',
-            'releaseSlot',
-            'rejectOldestWaiter',
-            'notify',
-            'reportDemand',
-          ],
+          actions: ['countFailed', 'stopConnection', 'releaseSlot', 'rejectOldestWaiter', 'notify'],
         },
         'CONNECTION.DRAINING': {
           actions: ['countDraining', 'unlist', 'notify', 'reportDemand'],
@@ -343,27 +388,14 @@ export const poolMachine = setup({
         'CONNECTION.CONNECTING': { actions: 'notify' },
         'CONNECTION.BACKOFF': { actions: 'notify' },
         'CONNECTION.CLOSED': {
-          actions: [
-            'countClosed',
-            'forget',
-            'stopConnection',
-            'releaseSlot',
-            'notify',
-            'reportDemand',
-          ],
+          actions: ['countClosed', 'forget', 'stopConnection', 'releaseSlot', 'notify', 'reportDemand'],
         },
         'CONNECTION.IDLE_EXPIRED': {
           guard: 'aboveMin',
-          actions: [
-            'retire',
-            'notify',
-          ],
+          actions: ['retire', 'notify'],
         },
         'CONNECTION.TTL_EXPIRED': {
-          actions: [
-            'retire',
-            'notify',
-          ],
+          actions: ['retire', 'notify'],
         },
         CONFIGURE: [
           {
@@ -385,12 +417,7 @@ export const poolMachine = setup({
           actions: ['countReady', 'retire'],
         },
         'CONNECTION.FAILED': {
-          actions: [
-            'countFailed',
-            'stopConnection',
-            'releaseSlot',
-            'notify',
-          ],
+          actions: ['countFailed', 'stopConnection', 'releaseSlot', 'notify'],
         },
         'CONNECTION.DRAINING': {
           actions: ['countDraining', 'unlist', 'notify'],
@@ -398,23 +425,14 @@ export const poolMachine = setup({
         'CONNECTION.CONNECTING': { actions: 'notify' },
         'CONNECTION.BACKOFF': { actions: 'notify' },
         'CONNECTION.CLOSED': {
-          actions: [
-            'countClosed',
-            'forget',
-            'stopConnection',
-            'releaseSlot',
-            'notify',
-          ],
+          actions: ['countClosed', 'forget', 'stopConnection', 'releaseSlot', 'notify'],
         },
         'SLOT.GRANTED': { actions: 'returnGrant' },
         FORCE: { actions: 'forceAll' },
       },
     },
     closed: {
-      entry: [
-        sendParent(({ context }): PoolReport => ({ type: 'POOL.CLOSED', key: context.key })),
-        'notifyClosed',
-      ],
+      entry: ['reportClosed', 'notifyClosed'],
     },
   },
 });

@@ -201,16 +201,38 @@ describe('factory errors', () => {
     expect(error).toBe(boom);
   });
 
-  test('a failing factory is not re-created in a loop: one call per acquire', async () => {
+  test('a failing factory trips a breaker: one probe at a time, backing off, each answering one waiter', async () => {
     const { clock, m } = simulated();
     const t = tracker();
     t.failWith = new Error('down');
-    const results = await Promise.allSettled(
-      Array.from({ length: 5 }, () => m.connectionCache.acquireConnection('k', { maxConnections: 2 }, t.factory)),
+    const outcomes: string[] = [];
+    const acquires = Array.from({ length: 5 }, (_, i) =>
+      m.connectionCache
+        .acquireConnection('k', { maxConnections: 2 }, t.factory)
+        .then(
+          () => outcomes.push(`${i} served`),
+          (e: unknown) => outcomes.push(`${i} ${e === t.failWith ? 'got the error' : String(e)}`),
+        ),
     );
-    expect(results.every((r) => r.status === 'rejected' && r.reason === t.failWith)).toBe(true);
-    expect(t.calls).toBe(5);
-    // A minute later, with nobody waiting, nothing was retried.
+    await flushMicrotasks();
+    // The two creates that max allows fail: their callers (oldest first) get the error.
+    expect(t.calls).toBe(2);
+    expect(outcomes).toEqual(['0 got the error', '1 got the error']);
+    // The others wait. Two consecutive failures so far: one probe after 200 ms, then after 400,
+    // 800 ms, each failure answering the oldest waiter.
+    for (const [delay, expected] of [
+      [199, 2],
+      [1, 3],
+      [400, 4],
+      [800, 5],
+    ] as const) {
+      clock.increment(delay);
+      await flushMicrotasks();
+      expect(t.calls).toBe(expected);
+    }
+    await Promise.all(acquires);
+    expect(outcomes).toEqual(['0 got the error', '1 got the error', '2 got the error', '3 got the error', '4 got the error']);
+    // Nobody waits any more: nothing is retried, however long.
     clock.increment(60_000);
     await flushMicrotasks();
     expect(t.calls).toBe(5);

@@ -28,22 +28,23 @@ describe('minConnections', () => {
     expect(m.connectionCache.stats('k')).toMatchObject({ total: 2, idle: 2, destroyed: 1 });
   });
 
-  test('refilling backs off while the factory keeps failing, and recovers', async () => {
+  test('refilling backs off while the factory keeps failing (100 ms doubling to 30 s), and recovers', async () => {
     const { clock, m } = simulated();
     const t = tracker();
     t.failWith = new Error('down');
+    const attempts: number[] = [];
+    const factory = () => {
+      attempts.push(clock.now());
+      return t.factory();
+    };
     const config = { minConnections: 1, maxConnections: 2 };
-    await expect(m.connectionCache.acquireConnection('k', config, t.factory)).rejects.toBe(t.failWith);
-    await flushMicrotasks();
-    const afterFirst = t.calls;
-    // Refill attempts at 1, 2, 4, 8, 16, 30, 30 s after each failure: a handful a minute, not a spin.
-    for (let s = 0; s < 120; s++) {
-      clock.increment(1000);
+    await expect(m.connectionCache.acquireConnection('k', config, factory)).rejects.toBe(t.failWith);
+    for (let ms = 0; ms < 120_000; ms += 100) {
+      clock.increment(100);
       await flushMicrotasks();
     }
-    const attempts = t.calls - afterFirst;
-    expect(attempts).toBeGreaterThanOrEqual(5);
-    expect(attempts).toBeLessThanOrEqual(8);
+    // One attempt at a time: 100, 200, 400, ... ms apart, never more than 30 s.
+    expect(attempts).toEqual([0, 100, 300, 700, 1500, 3100, 6300, 12_700, 25_500, 51_100, 81_100, 111_100]);
     t.failWith = undefined;
     clock.increment(30_000);
     await flushMicrotasks();

@@ -78,7 +78,7 @@ export function provideMachines(host: EffectsHost) {
     actors: { connection },
     actions: {
       // Raised, so the machine decides on fresh numbers within the same macrostep.
-      reportDemand: raise(({ context }) => ({ type: 'DEMAND' as const, waiting: poolOf(context).ledger.waitingCount })),
+      reportDemand: raise(({ context }) => ({ type: 'DEMAND' as const, ...poolOf(context).demandFacts() })),
       offerConnection: ({ context, event }) => poolOf(context).ledger.offer(idOf(event)),
       unlist: ({ context, event }) => poolOf(context).ledger.unlist(idOf(event)),
       forget: ({ context, event }) => poolOf(context).ledger.forget(idOf(event)),

@@ -5,7 +5,14 @@
  */
 import type { AnyActorRef } from 'xstate';
 import type { ConnectionReport } from '../../machines/connection.machine.js';
-import { childrenOf, connectionsWanted, type PoolConfig, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
+import {
+  childrenOf,
+  demandMatters,
+  type DemandFacts,
+  type PoolConfig,
+  type PoolContext,
+  type PoolEvent,
+} from '../../machines/pool.machine.js';
 import type { Clock } from '../clock.js';
 import type { CacheConfiguration, DestroyFunction, PoolSettings } from '../config.js';
 import { AbortError, InvalidConnectionError, ShutdownError } from '../errors.js';
@@ -75,7 +82,6 @@ export interface PoolStats {
   expirations: number;
 }
 
-const NO_REFILL = { refill: false };
 const noop = (): void => {};
 
 interface Emitterish {
@@ -115,6 +121,9 @@ export class KeyedPool implements LedgerOwner {
   retry: PoolRetry = NO_RETRY;
   /** LRU recency: the manager's tick at this key's last acquire. */
   lastUsed = 0;
+  /** Average time a successful create takes (ms; 0: none yet). */
+  private createMs = 0;
+  private demandScheduled = false;
 
   private created = 0;
   private destroyed = 0;
@@ -184,19 +193,38 @@ export class KeyedPool implements LedgerOwner {
 
   // --- LedgerOwner: what the ledger tells us --------------------------------------------
 
-  waiting(count: number): void {
-    const actor = this.actor;
-    if (actor === undefined) return;
-    // Event elision: the machine would ignore this DEMAND (e.g. the pool is at max), so
-    // don't pay a transition for it. The same pure function is the machine's guard.
-    const context = actor.getSnapshot().context as PoolContext;
-    if (connectionsWanted({ ...context, waiting: count }, NO_REFILL) > 0) {
-      actor.send({ type: 'DEMAND', waiting: count } satisfies PoolEvent);
-    }
+  /** What the pool machine is told with each DEMAND. */
+  demandFacts(): DemandFacts {
+    return {
+      waiting: this.ledger.waitingCount,
+      holdMs: this.ledger.averageHoldMs,
+      createMs: this.createMs,
+      oldestWaitMs: this.ledger.oldestWaitMs(),
+    };
   }
 
-  waitersLeft(count: number): void {
-    this.actor?.send({ type: 'DEMAND', waiting: count } satisfies PoolEvent);
+  /**
+   * More callers wait. A burst of misses makes one report, at the end of the current job
+   * (a microtask), not one each; and none at all if the machine would not act on it (event
+   * elision: `demandMatters` is built from the machine's own guards).
+   */
+  waiting(_count: number): void {
+    if (this.demandScheduled) return;
+    this.demandScheduled = true;
+    queueMicrotask(this.reportDemandIfItMatters);
+  }
+
+  private readonly reportDemandIfItMatters = (): void => {
+    this.demandScheduled = false;
+    const actor = this.actor;
+    if (actor === undefined) return;
+    const snapshot = actor.getSnapshot() as { context: PoolContext; matches(value: string): boolean };
+    const facts = this.demandFacts();
+    if (demandMatters(snapshot, { ...snapshot.context, ...facts })) actor.send({ type: 'DEMAND', ...facts } satisfies PoolEvent);
+  };
+
+  waitersLeft(_count: number): void {
+    this.actor?.send({ type: 'DEMAND', ...this.demandFacts() } satisfies PoolEvent);
   }
 
   lent(record: ConnectionRecord, fromIdle: boolean, since: number): void {
@@ -238,7 +266,9 @@ export class KeyedPool implements LedgerOwner {
   async create(id: string, signal: AbortSignal): Promise<void> {
     const factory = this.factory;
     if (factory === undefined) throw new InvalidConnectionError(this.key, 'no factory was given for this key');
+    const started = this.host.clock.now();
     const resource: unknown = await factory({ signal, connectionId: id });
+    const took = this.host.clock.now() - started;
     if (signal.aborted) {
       // The attempt was abandoned meanwhile (timeout, shutdown): nobody will use this one.
       if (resource !== null && typeof resource === 'object') await this.destroyResource(resource).catch(noop);
@@ -259,6 +289,7 @@ export class KeyedPool implements LedgerOwner {
     // A pooled resource that errors must not crash the process; the watch reports it.
     if (isEmitter(resource)) resource.on('error', noop);
     this.ledger.adopt(id, resource, actor);
+    this.createMs = this.createMs === 0 ? took : 0.8 * this.createMs + 0.2 * took;
   }
 
   /** Connection actor `destroy`. */

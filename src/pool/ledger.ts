@@ -24,6 +24,8 @@ export interface ConnectionRecord {
   readonly resource: object;
   /** The connection's actor (a child of the pool actor). */
   readonly actor: AnyActorRef;
+  /** Clock time it was lent, when this lease is sampled for the hold time; else -1. */
+  lentAt: number;
 }
 
 /** What the ledger needs from its pool: demand reporting and user-facing notifications. */
@@ -71,6 +73,9 @@ export class PoolLedger {
   private flushScheduled = false;
   private deadlineTimer: unknown = undefined;
   private deadlineAt = Number.POSITIVE_INFINITY;
+  /** Average hold time (ms) over sampled leases; 0 until the first sample. */
+  private holdMs = 0;
+  private leases = 0;
 
   constructor(
     readonly key: string,
@@ -88,6 +93,17 @@ export class PoolLedger {
     return this.waiters.size;
   }
 
+  /** Average time a connection is held (ms; 0: not known yet). */
+  get averageHoldMs(): number {
+    return this.holdMs;
+  }
+
+  /** How long the oldest waiting acquire has waited (ms; 0 if none waits). */
+  oldestWaitMs(): number {
+    const oldest = this.waiters.peek();
+    return oldest === undefined ? 0 : this.clock.now() - oldest.since;
+  }
+
   /** The hot path: an idle connection, or undefined. */
   takeIdle(): ConnectionRecord | undefined {
     const record = this.idle.pop();
@@ -95,7 +111,26 @@ export class PoolLedger {
     // Taken again before its actor heard CHECKIN: the actor never left inUse.
     if (!this.unsentCheckins.delete(record)) record.actor.send(CHECKOUT);
     this.lent.set(record.resource, record);
+    this.startLease(record);
     return record;
+  }
+
+  /**
+   * Hold times feed the pool's create decisions (see servedByReturns in the pool machine).
+   * Every lease is timed at first, then one in eight: the clock costs more than the rest of
+   * a checkout, and an average needs no more.
+   */
+  private startLease(record: ConnectionRecord): void {
+    record.lentAt = this.leases++ < 32 || (this.leases & 7) === 0 ? this.clock.now() : -1;
+  }
+
+  private endLease(record: ConnectionRecord): void {
+    if (record.lentAt < 0) return;
+    const held = this.clock.now() - record.lentAt;
+    record.lentAt = -1;
+    // A hold shorter than the clock can tell still counts as known (1 µs), not as "no data".
+    const sample = Math.max(held, 0.001);
+    this.holdMs = this.holdMs === 0 ? sample : 0.8 * this.holdMs + 0.2 * sample;
   }
 
   /** Waits for a connection; resolves null at `timeout` ms. */
@@ -125,6 +160,7 @@ export class PoolLedger {
   release(resource: object): void {
     const record = this.lent.get(resource);
     if (record === undefined) return this.releaseUnknown(resource);
+    this.endLease(record);
     const state = leaseState(record.actor);
     if (state === 'inUse') {
       const waiter = this.waiters.shift();
@@ -159,7 +195,7 @@ export class PoolLedger {
 
   /** The factory produced `resource` for connection `id` (its actor is about to be READY). */
   adopt(id: string, resource: object, actor: AnyActorRef): ConnectionRecord {
-    const record: ConnectionRecord = { id, resource, actor };
+    const record: ConnectionRecord = { id, resource, actor, lentAt: -1 };
     this.byId.set(id, record);
     this.byResource.set(resource, record);
     return record;
@@ -299,6 +335,7 @@ export class PoolLedger {
 
   private handOver(waiter: Waiter, record: ConnectionRecord, fromIdle: boolean): void {
     this.settle(waiter);
+    this.startLease(record);
     this.owner.lent(record, fromIdle, waiter.since);
     waiter.resolve(record.resource);
   }

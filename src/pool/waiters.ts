@@ -41,6 +41,15 @@ export class WaiterQueue {
     return undefined;
   }
 
+  /** The oldest unsettled waiter, left in place. */
+  peek(): Waiter | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
+      const waiter = this.items[i];
+      if (waiter !== undefined && !waiter.settled) return waiter;
+    }
+    return undefined;
+  }
+
   /** Settles a waiter that is still queued (timeout, abort); `shift` drops it later. */
   remove(waiter: Waiter): void {
     if (waiter.settled) return;

@@ -52,6 +52,7 @@ function startPool(clock: SimulatedClock, inspect: (e: InspectionEvent) => void)
   const count = (type: PoolReport['type']) => root.getSnapshot().context.reports.filter((r) => r.type === type).length;
   let granted = 0;
   let requestsBefore = 0;
+  let coolingSince: number | undefined;
   const system: System & { grant(): void } = {
     target,
     stop: () => root.stop(),
@@ -71,6 +72,13 @@ function startPool(clock: SimulatedClock, inspect: (e: InspectionEvent) => void)
       const requests = count('SLOT.REQUEST');
       if (requests > requestsBefore) expect(live + c.requested).toBeLessThanOrEqual(c.config.maxConnections);
       requestsBefore = requests;
+      // The breaker: while cooling down after a failure, no create is asked for.
+      if (snapshot.matches({ running: 'coolingDown' })) {
+        if (coolingSince !== undefined) expect(requests).toBe(coolingSince);
+        coolingSince = requests;
+      } else {
+        coolingSince = undefined;
+      }
       if (snapshot.matches('closed')) {
         expect(live).toBe(0);
         expect(count('POOL.CLOSED')).toBe(1);
@@ -90,10 +98,17 @@ test('pool machine: every generated path, replayed on a running actor', async ()
     input: { key: 'k', config: BIG } satisfies PoolInput,
     events: (s) => {
       const id = Object.keys(s.children)[0] ?? 'none';
+      const unknown = { holdMs: 0, createMs: 0, oldestWaitMs: 0 };
+      // Known rates: connections held 10 ms, creates take 150 ms; "aged": a waiter waited 200 ms.
+      const young = { holdMs: 10, createMs: 150, oldestWaitMs: 0 };
+      const aged = { ...young, oldestWaitMs: 200 };
       const events: PoolEvent[] = [
-        { type: 'DEMAND', waiting: 0 },
-        { type: 'DEMAND', waiting: 1 },
-        { type: 'DEMAND', waiting: 2 },
+        { type: 'DEMAND', waiting: 0, ...unknown },
+        { type: 'DEMAND', waiting: 1, ...unknown },
+        { type: 'DEMAND', waiting: 2, ...unknown },
+        { type: 'DEMAND', waiting: 1, ...young },
+        { type: 'DEMAND', waiting: 2, ...young },
+        { type: 'DEMAND', waiting: 2, ...aged },
         { type: 'CONFIGURE', config: BIG },
         { type: 'CONFIGURE', config: SMALL },
         { type: 'CONNECTION.READY', id, attempt: 1, reconnected: false },
@@ -137,6 +152,7 @@ test('pool machine: every generated path, replayed on a running actor', async ()
         max: c.config.maxConnections,
         min: c.config.minConnections,
         counts: [c.connecting, c.open, c.draining, c.requested, c.waiting],
+        facts: [c.holdMs, c.createMs, c.oldestWaitMs],
         // Only whether it failed once or more matters to the states; the count drives delays.
         failures: Math.min(c.failures, 2),
       });
