@@ -158,16 +158,31 @@ export function surplusConnections(c: PoolContext): number {
   return Math.max(0, c.connecting + c.open - c.config.maxConnections);
 }
 
+/** Where the pool is, as far as creating goes; read from a snapshot's value without `matches`. */
+export type CreateState = 'creating' | 'awaitingReturns' | 'coolingDown' | 'probing' | 'stopping';
+
+export function createStateOf(value: unknown): CreateState {
+  const running = (value as { running?: unknown } | null)?.running;
+  if (running === 'coolingDown' || running === 'probing') return running;
+  const steady = (running as { steady?: unknown } | undefined)?.steady;
+  if (steady === 'creating' || steady === 'awaitingReturns') return steady;
+  return 'stopping';
+}
+
+/** No create is possible: the pool is at maxConnections (counting slots asked for). */
+export function atCapacity(c: PoolContext): boolean {
+  return liveConnections(c) + c.requested >= c.config.maxConnections;
+}
+
 /**
  * Whether a DEMAND with these facts would make the pool in `state` act: ask for slots, or start
  * awaiting returns. The ledger skips the event otherwise (it would cost a transition for
  * nothing); the same functions are the machine's guards.
  */
-export function demandMatters(state: { matches(value: string): boolean }, c: PoolContext): boolean {
-  if (!state.matches('running') || state.matches('running.coolingDown')) return false;
-  const phase: CreatePhase = state.matches('running.probing') ? 'probing' : 'steady';
-  if (connectionsWanted(c, phase) > 0) return true;
-  return phase === 'steady' && returnsWillServe(c) && !state.matches('running.steady.awaitingReturns');
+export function demandMatters(state: CreateState, c: PoolContext): boolean {
+  if (state === 'coolingDown' || state === 'stopping') return false;
+  if (connectionsWanted(c, state === 'probing' ? 'probing' : 'steady') > 0) return true;
+  return state === 'creating' && returnsWillServe(c);
 }
 
 function withFacts(context: PoolContext, event: PoolEvent): PoolContext {

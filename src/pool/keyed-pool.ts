@@ -6,7 +6,9 @@
 import type { AnyActorRef } from 'xstate';
 import type { ConnectionReport } from '../../machines/connection.machine.js';
 import {
+  atCapacity,
   childrenOf,
+  createStateOf,
   demandMatters,
   type DemandFacts,
   type PoolConfig,
@@ -209,7 +211,9 @@ export class KeyedPool implements LedgerOwner {
    * elision: `demandMatters` is built from the machine's own guards).
    */
   waiting(_count: number): void {
-    if (this.demandScheduled) return;
+    if (this.demandScheduled || this.actor === undefined) return;
+    // Under load the pool is usually full: then no report could change anything.
+    if (atCapacity(this.actor.getSnapshot().context as PoolContext)) return;
     this.demandScheduled = true;
     queueMicrotask(this.reportDemandIfItMatters);
   }
@@ -218,9 +222,11 @@ export class KeyedPool implements LedgerOwner {
     this.demandScheduled = false;
     const actor = this.actor;
     if (actor === undefined) return;
-    const snapshot = actor.getSnapshot() as { context: PoolContext; matches(value: string): boolean };
+    const snapshot = actor.getSnapshot() as { context: PoolContext; value: unknown };
     const facts = this.demandFacts();
-    if (demandMatters(snapshot, { ...snapshot.context, ...facts })) actor.send({ type: 'DEMAND', ...facts } satisfies PoolEvent);
+    if (demandMatters(createStateOf(snapshot.value), { ...snapshot.context, ...facts })) {
+      actor.send({ type: 'DEMAND', ...facts } satisfies PoolEvent);
+    }
   };
 
   waitersLeft(_count: number): void {
