@@ -76,6 +76,8 @@ export class PoolLedger {
   /** Average hold time (ms) over sampled leases; 0 until the first sample. */
   private holdMs = 0;
   private leases = 0;
+  /** Share of leases that end with the connection back in the pool (not discarded or dead). */
+  private returnRate = 1;
 
   constructor(
     readonly key: string,
@@ -93,9 +95,14 @@ export class PoolLedger {
     return this.waiters.size;
   }
 
-  /** Average time a connection is held (ms; 0: not known yet). */
+  /**
+   * How long until a lent connection comes back to serve someone, on average (ms; 0: not known,
+   * or they mostly do not come back). Holds are stretched by the share of leases that end in a
+   * return: a connection that is discarded or dies serves no waiter.
+   */
   get averageHoldMs(): number {
-    return this.holdMs;
+    if (this.returnRate < 0.05) return 0;
+    return this.holdMs / this.returnRate;
   }
 
   /** How long the oldest waiting acquire has waited (ms; 0 if none waits). */
@@ -124,7 +131,8 @@ export class PoolLedger {
     record.lentAt = this.leases++ < 32 || (this.leases & 7) === 0 ? this.clock.now() : -1;
   }
 
-  private endLease(record: ConnectionRecord): void {
+  private endLease(record: ConnectionRecord, returned: boolean): void {
+    this.returnRate += 0.1 * ((returned ? 1 : 0) - this.returnRate);
     if (record.lentAt < 0) return;
     const held = this.clock.now() - record.lentAt;
     record.lentAt = -1;
@@ -160,8 +168,8 @@ export class PoolLedger {
   release(resource: object): void {
     const record = this.lent.get(resource);
     if (record === undefined) return this.releaseUnknown(resource);
-    this.endLease(record);
     const state = leaseState(record.actor);
+    this.endLease(record, state === 'inUse');
     if (state === 'inUse') {
       const waiter = this.waiters.shift();
       if (waiter !== undefined) {
