@@ -25,6 +25,7 @@ import {
   tlsFixtures,
   type TestServer,
 } from './support/servers.js';
+import { rejection } from './support/rejection.js';
 
 // ---- per-test bookkeeping -------------------------------------------------------------------
 
@@ -109,14 +110,6 @@ function watch<T>(p: Promise<T>): { promise: Promise<T>; readonly settled: boole
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function thrown(fn: () => unknown): ConnectionManagerError {
   try {

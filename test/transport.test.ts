@@ -29,6 +29,7 @@ import {
   tlsFixtures,
   type TestServer,
 } from './support/servers.js';
+import { rejection } from './support/rejection.js';
 
 // ---- per-test bookkeeping -------------------------------------------------------------------
 
@@ -95,14 +96,6 @@ function trackingClock(): Clock & { pending: Set<NodeJS.Timeout>; started: numbe
   return clock;
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function readAll(conn: Connection, expectedBytes?: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
