@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { ShutdownError } from '../src/index.js';
+import { RetryStrategy, ShutdownError } from '../src/index.js';
 import { manager, simulated } from './support/managers.js';
 import { deferred, flushMicrotasks, tracker, type FakeConnection } from './support/resources.js';
 
@@ -133,5 +133,28 @@ describe('nothing keeps the process alive', () => {
     const r = await run('no-shutdown');
     expect(r.code).toBe(0);
     expect(r.out).toContain('pooled 2');
+  });
+});
+
+describe('shutdown and retries', () => {
+  test("cancels a pooled connection's pending retry backoff at once", async () => {
+    const m = manager();
+    const t = tracker();
+    t.failWith = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    const backoff = new Promise((resolve) => m.events.on('connection:backoff', resolve));
+    const pending = m.connectionCache.acquireConnection(
+      'k',
+      { retryStrategy: RetryStrategy.fixed(60_000), maxReconnectionAttempts: 5 },
+      t.factory,
+    );
+    pending.catch(() => {});
+    await backoff;
+    const closed = new Promise<string>((resolve) => m.events.on('connection:closed', (e) => resolve(e.reason)));
+    const started = performance.now();
+    await m.gracefulShutdown({ timeout: 60_000 });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await closed).toBe('shutdown');
+    expect(t.calls).toBe(1);
+    await expect(pending).rejects.toBeInstanceOf(ShutdownError);
   });
 });

@@ -258,12 +258,8 @@ export class KeyedPool implements LedgerOwner {
     this.host.events.emit('pool:rejected', { key: this.key, error });
   }
 
-  connectingChildren(): AnyActorRef[] {
-    if (this.actor === undefined) return [];
-    return childrenOf(this.actor).filter((child) => {
-      const value: unknown = child.getSnapshot().value;
-      return typeof value === 'object' && value !== null && 'connecting' in value;
-    });
+  children(): AnyActorRef[] {
+    return this.actor === undefined ? [] : childrenOf(this.actor);
   }
 
   // --- effects the machines ask for ---------------------------------------------------

@@ -38,8 +38,8 @@ export interface LedgerOwner {
   returned(record: ConnectionRecord): void;
   timedOut(since: number): void;
   rejected(error: Error): void;
-  /** A connection actor that has no record yet (its create is in flight). */
-  connectingChildren(): AnyActorRef[];
+  /** The pool's connection actors. */
+  children(): AnyActorRef[];
 }
 
 const CHECKOUT = { type: 'CHECKOUT' } as const;
@@ -253,7 +253,7 @@ export class PoolLedger {
   retire(id: string, reason: CloseReason): void {
     const record = this.byId.get(id);
     if (record === undefined) {
-      for (const child of this.owner.connectingChildren()) {
+      for (const child of this.uncreated()) {
         if (child.id === id) child.send({ type: 'RETIRE', reason });
       }
       return;
@@ -274,7 +274,7 @@ export class PoolLedger {
       this.retireRecord(record, reason);
       left--;
     }
-    for (const child of this.owner.connectingChildren()) {
+    for (const child of this.uncreated()) {
       if (left <= 0) break;
       child.send({ type: 'RETIRE', reason });
       left--;
@@ -284,7 +284,7 @@ export class PoolLedger {
   /** Machine: shutdown. Every connection, whatever its state. */
   retireAll(reason: CloseReason): void {
     for (const record of [...this.byId.values()]) this.retireRecord(record, reason);
-    for (const child of this.owner.connectingChildren()) child.send({ type: 'RETIRE', reason });
+    for (const child of this.uncreated()) child.send({ type: 'RETIRE', reason });
   }
 
   /** Machine (LRU): close the least recently used idle connection. */
@@ -327,6 +327,14 @@ export class PoolLedger {
 
   private deliverCheckin(record: ConnectionRecord): void {
     if (this.unsentCheckins.delete(record)) record.actor.send(CHECKIN);
+  }
+
+  /**
+   * Connection actors with no record: not created yet (an attempt in flight, or a backoff
+   * between attempts). Derived from the records, whatever the machine's substate.
+   */
+  private uncreated(): AnyActorRef[] {
+    return this.owner.children().filter((child) => !this.byId.has(child.id));
   }
 
   private readonly flushCheckins = (): void => {
