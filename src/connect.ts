@@ -4,16 +4,9 @@
  * server. The links' lifecycles (attempts, backoff, reconnection) are the connection machine's.
  */
 import { ConfigurationError, ConnectionError, ShutdownError, type ConnectOutcome } from './errors.js';
-import type { LinkOptions } from './links.js';
-import {
-  checkMaxAttempts,
-  checkRetryStrategy,
-  DEFAULT_CONNECT_TIMEOUT,
-  DEFAULT_MAX_RECONNECTION_ATTEMPTS,
-  RetryStrategy,
-} from './retry.js';
+import { DEFAULT_CONNECT_TIMEOUT, readRetryPolicy, RetryStrategy, type RetryPolicy } from './retry.js';
 import type { ManagerRuntime } from './runtime.js';
-import { checkDuration, describe, TimeAmount, type Duration } from './time.js';
+import { describe, TimeAmount, type Duration } from './time.js';
 import type { Connection } from './transport/connection.js';
 import { validateServers, type ServerLocation } from './transport/server.js';
 
@@ -39,23 +32,16 @@ export const DEFAULT_CONNECT_STRATEGY = RetryStrategy.exponential({ initialDelay
 const CONNECT_FIELDS = new Set(['retryStrategy', 'maxReconnectionAttempts', 'timeout']);
 const PARALLEL_FIELDS = new Set([...CONNECT_FIELDS, 'maxConcurrentConnections']);
 
-export function linkOptions(options: unknown, fields = CONNECT_FIELDS): LinkOptions {
+/** Validates connect()'s options (before any socket opens) into the links' retry policy. */
+export function connectPolicy(options: unknown, fields = CONNECT_FIELDS): RetryPolicy {
   if (options === undefined) options = {};
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
   }
-  const o = options as Record<string, unknown>;
-  for (const name of Object.keys(o)) {
+  for (const name of Object.keys(options)) {
     if (!fields.has(name)) throw new ConfigurationError(`options.${name}`, 'is not a connect option');
   }
-  const timeout = checkDuration('options.timeout', o.timeout ?? DEFAULT_CONNECT_TIMEOUT, { allowInfinity: true });
-  if (timeout === 0) throw new ConfigurationError('options.timeout', 'must be greater than 0');
-  return {
-    strategy:
-      o.retryStrategy === undefined ? DEFAULT_CONNECT_STRATEGY : checkRetryStrategy('options.retryStrategy', o.retryStrategy),
-    maxAttempts: checkMaxAttempts('options.maxReconnectionAttempts', o.maxReconnectionAttempts ?? DEFAULT_MAX_RECONNECTION_ATTEMPTS),
-    timeout,
-  };
+  return readRetryPolicy(options, 'options', { strategy: DEFAULT_CONNECT_STRATEGY, attemptTimeout: DEFAULT_CONNECT_TIMEOUT });
 }
 
 function checked(runtime: ManagerRuntime, servers: readonly ServerLocation[]): void {
@@ -71,14 +57,14 @@ export async function connectInOrder(
   servers: readonly ServerLocation[],
   options: ConnectOptions | undefined,
 ): Promise<Connection[]> {
-  const link = linkOptions(options);
+  const policy = connectPolicy(options);
   checked(runtime, servers);
   const release = runtime.keepAlive.hold();
   try {
     const outcomes: ServerOutcome[] = [];
     for (const server of servers) {
-      runtime.registerServer(server, link);
-      outcomes.push(await outcome(runtime, server, link));
+      runtime.registerServer(server, policy);
+      outcomes.push(await outcome(runtime, server, policy));
     }
     const connections = outcomes.flatMap((o) => (o.status === 'connected' ? [o.connection] : []));
     if (connections.length < outcomes.length) throw new ConnectionError(outcomes, describeServer);
@@ -97,13 +83,13 @@ export async function connectConcurrently(
   servers: readonly ServerLocation[],
   options: ParallelConnectOptions | undefined,
 ): Promise<ServerOutcome[]> {
-  const link = linkOptions(options, PARALLEL_FIELDS);
+  const policy = connectPolicy(options, PARALLEL_FIELDS);
   const limit = options?.maxConcurrentConnections ?? 4;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
     throw new ConfigurationError('options.maxConcurrentConnections', `must be an integer >= 1, got ${describe(limit)}`);
   }
   checked(runtime, servers);
-  for (const server of servers) runtime.registerServer(server, link);
+  for (const server of servers) runtime.registerServer(server, policy);
   const release = runtime.keepAlive.hold();
   try {
     const outcomes: ServerOutcome[] = new Array(servers.length);
@@ -112,7 +98,7 @@ export async function connectConcurrently(
       while (next < servers.length) {
         const i = next++;
         const server = servers[i] as ServerLocation;
-        outcomes[i] = await outcome(runtime, server, link);
+        outcomes[i] = await outcome(runtime, server, policy);
       }
     };
     await Promise.all(Array.from({ length: Math.min(limit, servers.length) }, worker));
@@ -122,9 +108,9 @@ export async function connectConcurrently(
   }
 }
 
-async function outcome(runtime: ManagerRuntime, server: ServerLocation, link: LinkOptions): Promise<ServerOutcome> {
+async function outcome(runtime: ManagerRuntime, server: ServerLocation, policy: RetryPolicy): Promise<ServerOutcome> {
   try {
-    return { server, status: 'connected', connection: await runtime.links.open(server, link) };
+    return { server, status: 'connected', connection: await runtime.links.open(server, policy) };
   } catch (error) {
     return { server, status: 'failed', error };
   }

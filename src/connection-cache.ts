@@ -6,10 +6,10 @@ import {
   type PoolOptions,
 } from './config.js';
 import { ConfigurationError, InvalidReturnError, ShutdownError } from './errors.js';
-import { NO_RETRY, type ConnectionFactory, type KeyedPool, type PoolRetry, type PoolStats } from './pool/keyed-pool.js';
-import { checkMaxAttempts, checkRetryStrategy, DEFAULT_MAX_RECONNECTION_ATTEMPTS } from './retry.js';
+import type { ConnectionFactory, KeyedPool, PoolStats } from './pool/keyed-pool.js';
+import { NO_RETRY, readRetryPolicy, type RetryPolicy } from './retry.js';
 import type { ManagerRuntime } from './runtime.js';
-import { checkDuration, describe } from './time.js';
+import { describe } from './time.js';
 
 export interface AcquireOptions {
   /** Cancels a waiting acquire: it rejects with an AbortError whose `cause` is the signal's reason. */
@@ -176,22 +176,12 @@ export class ConnectionCache {
   }
 }
 
-/** The retry options of a pool config, if it sets any. */
-function retryOption(config: unknown): PoolRetry | undefined {
+/** The retry options of a pool config, if it sets any (else the pool keeps what it has). */
+function retryOption(config: unknown): RetryPolicy | undefined {
   if (config === null || typeof config !== 'object' || config instanceof ConnectionPoolConfiguration) return undefined;
   const o = config as { retryStrategy?: unknown; maxReconnectionAttempts?: unknown; timeout?: unknown };
   if (o.retryStrategy === undefined && o.maxReconnectionAttempts === undefined && o.timeout === undefined) return undefined;
-  const strategy = o.retryStrategy === undefined ? undefined : checkRetryStrategy('poolConfig.retryStrategy', o.retryStrategy);
-  const maxAttempts =
-    strategy === undefined
-      ? 1
-      : checkMaxAttempts('poolConfig.maxReconnectionAttempts', o.maxReconnectionAttempts ?? DEFAULT_MAX_RECONNECTION_ATTEMPTS);
-  if (strategy === undefined && o.maxReconnectionAttempts !== undefined) {
-    throw new ConfigurationError('poolConfig.maxReconnectionAttempts', 'needs a retryStrategy');
-  }
-  const timeout = checkDuration('poolConfig.timeout', o.timeout ?? NO_RETRY.attemptTimeout, { allowInfinity: true });
-  if (timeout === 0) throw new ConfigurationError('poolConfig.timeout', 'must be greater than 0');
-  return { strategy, maxAttempts, attemptTimeout: timeout };
+  return readRetryPolicy(o, 'poolConfig', { strategy: undefined, attemptTimeout: NO_RETRY.attemptTimeout });
 }
 
 function destroyOption(config: unknown): DestroyFunction<object> | undefined {

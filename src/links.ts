@@ -10,23 +10,15 @@ import type { ConnectionReport } from '../machines/connection.machine.js';
 import type { KeepAlive } from './clock.js';
 import type { EventHub } from './events.js';
 import { emitConnectionReport } from './reports.js';
-import type { RetryStrategy } from './retry.js';
+import { retryDelay, type RetryPolicy } from './retry.js';
 import { openSocket } from './transport/connect.js';
 import { Connection } from './transport/connection.js';
 import type { ServerLocation } from './transport/server.js';
 
-export interface LinkOptions {
-  strategy: RetryStrategy | undefined;
-  /** Attempts per (re)connection, the first included. */
-  maxAttempts: number;
-  /** Bound on one attempt, TLS handshake included. */
-  timeout: number;
-}
-
 interface Link {
   readonly id: string;
   readonly server: ServerLocation;
-  readonly options: LinkOptions;
+  readonly retry: RetryPolicy;
   connection: Connection | undefined;
   /** connect()'s promise for this server, until the first connection or the final failure. */
   settle: { resolve(connection: Connection): void; reject(error: unknown): void } | undefined;
@@ -40,7 +32,7 @@ export interface LinkHost {
   /** The link's actor, while it runs. */
   actorOf(id: string): AnyActorRef | undefined;
   /** Asks the manager machine to spawn the link's actor. */
-  spawn(id: string, key: string, options: LinkOptions): void;
+  spawn(id: string, key: string, retry: RetryPolicy): void;
 }
 
 export class LinkRegistry {
@@ -59,11 +51,11 @@ export class LinkRegistry {
   }
 
   /** Spawns a link for `server`; resolves with its Connection once connected, or rejects with the last error. */
-  open(server: ServerLocation, options: LinkOptions): Promise<Connection> {
+  open(server: ServerLocation, retry: RetryPolicy): Promise<Connection> {
     const id = `${server.cacheKey}@${++this.seq}`;
     return new Promise<Connection>((resolve, reject) => {
-      this.links.set(id, { id, server, options, connection: undefined, settle: { resolve, reject }, release: undefined });
-      this.host.spawn(id, server.cacheKey, options);
+      this.links.set(id, { id, server, retry, connection: undefined, settle: { resolve, reject }, release: undefined });
+      this.host.spawn(id, server.cacheKey, retry);
     });
   }
 
@@ -109,7 +101,8 @@ export class LinkRegistry {
 
   /** `computeRetry`: the link's strategy answers for a failed attempt. */
   retryDelay(id: string, attempt: number, maxAttempts: number, error: unknown): number | null {
-    return this.links.get(id)?.options.strategy?.nextDelay(attempt, maxAttempts, error) ?? null;
+    const link = this.links.get(id);
+    return link === undefined ? null : retryDelay(link.retry, attempt, maxAttempts, error);
   }
 
   /** Manager action `linkReport`: settle connect(), keep the process alive while reconnecting, emit events. */

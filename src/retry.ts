@@ -265,3 +265,53 @@ export interface RetryStrategyFactories {
   exponential(opts: ExponentialRetryOptions): RetryStrategy;
   custom(fn: CustomRetryFunction): RetryStrategy;
 }
+
+/**
+ * How a connection retries: its strategy (none: one attempt), the attempts per connection (or
+ * reconnection), the first included, and the bound on one attempt. Pools and the connections
+ * of connect() share it; the connection machine's `retrying`/`backoff` states carry it out.
+ */
+export interface RetryPolicy {
+  strategy: RetryStrategy | undefined;
+  maxAttempts: number;
+  attemptTimeout: Duration;
+}
+
+/** One attempt, no time limit: a pool's default for a user factory. */
+export const NO_RETRY: RetryPolicy = Object.freeze({
+  strategy: undefined,
+  maxAttempts: 1,
+  attemptTimeout: Number.POSITIVE_INFINITY,
+});
+
+/** The policy's answer for failed attempt `attempt`: ms to wait before the next, or null to stop. */
+export function retryDelay(policy: RetryPolicy, attempt: number, maxAttempts: number, error: unknown): Duration | null {
+  return policy.strategy?.nextDelay(attempt, maxAttempts, error) ?? null;
+}
+
+/**
+ * Reads the options `retryStrategy`, `maxReconnectionAttempts` and `timeout` (shared by pools
+ * and connect()); `prefix` names the fields in errors, `defaults` fills what is missing.
+ */
+export function readRetryPolicy(
+  options: { retryStrategy?: unknown; maxReconnectionAttempts?: unknown; timeout?: unknown },
+  prefix: string,
+  defaults: { strategy: RetryStrategy | undefined; attemptTimeout: Duration },
+): RetryPolicy {
+  const strategy =
+    options.retryStrategy === undefined
+      ? defaults.strategy
+      : checkRetryStrategy(`${prefix}.retryStrategy`, options.retryStrategy);
+  if (strategy === undefined && options.maxReconnectionAttempts !== undefined) {
+    throw new ConfigurationError(`${prefix}.maxReconnectionAttempts`, 'needs a retryStrategy');
+  }
+  const maxAttempts =
+    strategy === undefined
+      ? 1
+      : checkMaxAttempts(`${prefix}.maxReconnectionAttempts`, options.maxReconnectionAttempts ?? DEFAULT_MAX_RECONNECTION_ATTEMPTS);
+  const attemptTimeout = checkDuration(`${prefix}.timeout`, options.timeout ?? defaults.attemptTimeout, {
+    allowInfinity: true,
+  });
+  if (attemptTimeout === 0) throw new ConfigurationError(`${prefix}.timeout`, 'must be greater than 0');
+  return { strategy, maxAttempts, attemptTimeout };
+}

@@ -8,16 +8,17 @@ import { poolId, type ManagerMachine } from '../machines/manager.machine.js';
 import { KeepAlive, type Clock } from './clock.js';
 import type { CacheConfiguration, PoolSettings } from './config.js';
 import { EventHub } from './events.js';
-import { LinkRegistry, type LinkOptions } from './links.js';
+import { LinkRegistry } from './links.js';
 import { provideMachines } from './pool/effects.js';
-import { KeyedPool, type PoolHost, type PoolRetry } from './pool/keyed-pool.js';
+import { KeyedPool, type PoolHost } from './pool/keyed-pool.js';
+import type { RetryPolicy } from './retry.js';
 import { openConnection } from './transport/connection.js';
 import type { ServerLocation } from './transport/server.js';
 
 /** A server connect() registered under its cacheKey: its pool opens connections to it. */
 export interface ServerRegistration {
   server: ServerLocation;
-  retry: PoolRetry;
+  retry: RetryPolicy;
 }
 
 export type InspectOption = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -40,8 +41,8 @@ export class ManagerRuntime implements PoolHost {
       events: this.events,
       keepAlive: this.keepAlive,
       actorOf: (id) => this.actor.getSnapshot().children[id],
-      spawn: (id, key, options) =>
-        this.actor.send({ type: 'LINK.OPEN', id, key, maxAttempts: options.maxAttempts, attemptTimeout: options.timeout }),
+      spawn: (id, key, retry) =>
+        this.actor.send({ type: 'LINK.OPEN', id, key, maxAttempts: retry.maxAttempts, attemptTimeout: retry.attemptTimeout }),
     });
     const machine = provideMachines({
       pool: (key) => this.pools.get(key),
@@ -93,11 +94,8 @@ export class ManagerRuntime implements PoolHost {
    * Registers `server` under its cacheKey: from now on the key's pool, if it has no factory of
    * its own, opens connections to it with the given retry options.
    */
-  registerServer(server: ServerLocation, link: LinkOptions): void {
-    const registration: ServerRegistration = {
-      server,
-      retry: { strategy: link.strategy, maxAttempts: link.maxAttempts, attemptTimeout: link.timeout },
-    };
+  registerServer(server: ServerLocation, retry: RetryPolicy): void {
+    const registration: ServerRegistration = { server, retry };
     this.servers.set(server.cacheKey, registration);
     const pool = this.pools.get(server.cacheKey);
     if (pool !== undefined && (pool.factory === undefined || pool.factoryFromServer)) this.useServer(pool, registration);

@@ -10,6 +10,7 @@ import {
   childrenOf,
   createStateOf,
   demandMatters,
+  liveConnections,
   type DemandFacts,
   type PoolConfig,
   type PoolContext,
@@ -20,7 +21,7 @@ import type { CacheConfiguration, DestroyFunction, PoolSettings } from '../confi
 import { AbortError, InvalidConnectionError, ShutdownError } from '../errors.js';
 import type { EventHub } from '../events.js';
 import { emitConnectionReport } from '../reports.js';
-import type { RetryStrategy } from '../retry.js';
+import { NO_RETRY, retryDelay, type RetryPolicy } from '../retry.js';
 import { describe } from '../time.js';
 import { PoolLedger, type ConnectionRecord, type LedgerOwner } from './ledger.js';
 
@@ -30,21 +31,6 @@ import { PoolLedger, type ConnectionRecord, type LedgerOwner } from './ledger.js
  * honours it frees its half-open socket early; whatever it resolves after that is destroyed.
  */
 export type ConnectionFactory<T> = (options: { signal: AbortSignal; connectionId: string }) => T | Promise<T>;
-
-/** How a pool retries its factory: the connection machine's `retrying` and `backoff` states. */
-export interface PoolRetry {
-  strategy: RetryStrategy | undefined;
-  /** Attempts per create, the first included; 1 without a strategy. */
-  maxAttempts: number;
-  /** Bound on one attempt; Infinity for none. */
-  attemptTimeout: number;
-}
-
-export const NO_RETRY: PoolRetry = Object.freeze({
-  strategy: undefined,
-  maxAttempts: 1,
-  attemptTimeout: Number.POSITIVE_INFINITY,
-});
 
 /** What a keyed pool needs from its manager. */
 export interface PoolHost {
@@ -120,7 +106,7 @@ export class KeyedPool implements LedgerOwner {
   /** The factory came from a server registered by connect() (not from a call). */
   factoryFromServer = false;
   destroyFn: DestroyFunction<object> | undefined;
-  retry: PoolRetry = NO_RETRY;
+  retry: RetryPolicy = NO_RETRY;
   /** LRU recency: the manager's tick at this key's last acquire. */
   lastUsed = 0;
   /** Average time a successful create takes (ms; 0: none yet). */
@@ -155,7 +141,7 @@ export class KeyedPool implements LedgerOwner {
   }
 
   /** New retry options apply to creates that start from now on. */
-  setRetry(retry: PoolRetry): void {
+  setRetry(retry: RetryPolicy): void {
     const before = this.retry;
     this.retry = retry;
     const changed = before.maxAttempts !== retry.maxAttempts || before.attemptTimeout !== retry.attemptTimeout;
@@ -164,7 +150,7 @@ export class KeyedPool implements LedgerOwner {
 
   /** The retry strategy's answer for a failed create attempt (connection machine: computeRetry). */
   retryDelay(attempt: number, maxAttempts: number, error: unknown): number | null {
-    return this.retry.strategy?.nextDelay(attempt, maxAttempts, error) ?? null;
+    return retryDelay(this.retry, attempt, maxAttempts, error);
   }
 
   // --- the hot path -------------------------------------------------------------------
@@ -210,7 +196,7 @@ export class KeyedPool implements LedgerOwner {
    * (a microtask), not one each; and none at all if the machine would not act on it (event
    * elision: `demandMatters` is built from the machine's own guards).
    */
-  waiting(_count: number): void {
+  waiting(): void {
     if (this.demandScheduled || this.actor === undefined) return;
     // Under load the pool is usually full: then no report could change anything.
     if (atCapacity(this.actor.getSnapshot().context as PoolContext)) return;
@@ -229,15 +215,15 @@ export class KeyedPool implements LedgerOwner {
     }
   };
 
-  waitersLeft(_count: number): void {
+  waitersLeft(): void {
     this.actor?.send({ type: 'DEMAND', ...this.demandFacts() } satisfies PoolEvent);
   }
 
-  lent(record: ConnectionRecord, fromIdle: boolean, since: number): void {
+  lent(record: ConnectionRecord, since: number): void {
     const events = this.host.events;
     if (events.listening('pool:acquired')) {
       const waitedMs = this.host.clock.now() - since;
-      events.emit('pool:acquired', { key: this.key, connectionId: record.id, fromIdle, waitedMs });
+      events.emit('pool:acquired', { key: this.key, connectionId: record.id, fromIdle: false, waitedMs });
     }
   }
 
@@ -282,7 +268,7 @@ export class KeyedPool implements LedgerOwner {
     if (this.host.isPooled(resource)) {
       throw new InvalidConnectionError(this.key, 'resolved a connection that is already pooled');
     }
-    const actor = this.actor === undefined ? undefined : childrenOf(this.actor).find((c) => c.id === id);
+    const actor = this.actor?.getSnapshot().children[id] as AnyActorRef | undefined;
     if (actor === undefined) {
       // Its actor is gone (the shutdown timeout abandoned this create): nobody will use it.
       await this.destroyResource(resource).catch(noop);
@@ -362,7 +348,7 @@ export class KeyedPool implements LedgerOwner {
     const idle = this.ledger.idleCount;
     const inUse = this.ledger.lentCount;
     const connecting = c?.connecting ?? 0;
-    const total = c === undefined ? 0 : c.connecting + c.open + c.draining;
+    const total = c === undefined ? 0 : liveConnections(c);
     return {
       key: this.key,
       total,

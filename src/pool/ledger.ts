@@ -30,11 +30,12 @@ export interface ConnectionRecord {
 
 /** What the ledger needs from its pool: demand reporting and user-facing notifications. */
 export interface LedgerOwner {
-  /** The number of waiting acquires changed upward: the pool may need to create. */
-  waiting(count: number): void;
+  /** More acquires wait: the pool may need to create. */
+  waiting(): void;
   /** Waiters left without a connection (timeout, abort): refresh the machine's count. */
-  waitersLeft(count: number): void;
-  lent(record: ConnectionRecord, fromIdle: boolean, since: number): void;
+  waitersLeft(): void;
+  /** A waiter was served (not from the idle stack: those are the caller's hits). */
+  lent(record: ConnectionRecord, since: number): void;
   returned(record: ConnectionRecord): void;
   timedOut(since: number): void;
   rejected(error: Error): void;
@@ -160,7 +161,7 @@ export class PoolLedger {
         waiter.onAbort = () => this.abort(waiter);
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      this.owner.waiting(this.waiters.size);
+      this.owner.waiting();
     });
   }
 
@@ -175,7 +176,7 @@ export class PoolLedger {
       if (waiter !== undefined) {
         // Handed straight over: it stays lent and its actor stays inUse.
         this.owner.returned(record);
-        this.handOver(waiter, record, false);
+        this.handOver(waiter, record);
         return;
       }
       this.lent.delete(resource);
@@ -228,7 +229,7 @@ export class PoolLedger {
     }
     record.actor.send(CHECKOUT);
     this.lent.set(record.resource, record);
-    this.handOver(waiter, record, false);
+    this.handOver(waiter, record);
   }
 
   /** Machine: CONNECTION.DRAINING. Nobody may take it any more. */
@@ -349,10 +350,11 @@ export class PoolLedger {
     if (i >= 0) this.idle.splice(i, 1);
   }
 
-  private handOver(waiter: Waiter, record: ConnectionRecord, fromIdle: boolean): void {
+  /** A waiter gets a connection (returned, or new). Lends from the idle stack go through takeIdle. */
+  private handOver(waiter: Waiter, record: ConnectionRecord): void {
     this.settle(waiter);
     this.startLease(record);
-    this.owner.lent(record, fromIdle, waiter.since);
+    this.owner.lent(record, waiter.since);
     waiter.resolve(record.resource);
   }
 
@@ -369,7 +371,7 @@ export class PoolLedger {
     const error = new AbortError('acquireConnection was aborted', { cause: waiter.signal?.reason });
     this.owner.rejected(error);
     waiter.reject(error);
-    this.owner.waitersLeft(this.waiters.size);
+    this.owner.waitersLeft();
   }
 
   private armDeadline(at: number): void {
@@ -404,7 +406,7 @@ export class PoolLedger {
       }
     }
     if (next < Number.POSITIVE_INFINITY) this.armDeadline(next);
-    if (expired > 0) this.owner.waitersLeft(this.waiters.size);
+    if (expired > 0) this.owner.waitersLeft();
   };
 
   private releaseUnknown(resource: object): void {
