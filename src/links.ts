@@ -50,6 +50,14 @@ export class LinkRegistry {
     for (const link of this.links.values()) if (link.connection !== undefined && !link.connection.closed) yield link.connection;
   }
 
+  /** The links' actors that are running. */
+  *actors(): IterableIterator<{ ref: AnyActorRef; key: string }> {
+    for (const link of this.links.values()) {
+      const ref = this.host.actorOf(link.id);
+      if (ref !== undefined) yield { ref, key: link.server.cacheKey };
+    }
+  }
+
   /** Spawns a link for `server`; resolves with its Connection once connected, or rejects with the last error. */
   open(server: ServerLocation, retry: RetryPolicy): Promise<Connection> {
     const id = `${server.cacheKey}@${++this.seq}`;

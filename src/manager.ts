@@ -8,6 +8,7 @@ import { ConfigurationError } from './errors.js';
 import type { ManagerEmitter, NetworkEventDelegate } from './events.js';
 import type { Connection } from './transport/connection.js';
 import type { ServerLocation } from './transport/server.js';
+import { registerRuntime } from './introspection.js';
 import { ManagerRuntime, type InspectOption } from './runtime.js';
 import { checkDuration, describe, type Duration } from './time.js';
 
@@ -57,6 +58,7 @@ export class ConnectionManager implements AsyncDisposable {
     }
     const cache = normalizeCacheConfiguration(options.cache);
     this.runtime = new ManagerRuntime(cache, options.clock ?? systemClock, options.inspect);
+    registerRuntime(this, this.runtime);
     this.connectionCache = new ConnectionCache(this.runtime);
     this.events = this.runtime.events.emitter;
   }

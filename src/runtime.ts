@@ -8,6 +8,7 @@ import { poolId, type ManagerMachine } from '../machines/manager.machine.js';
 import { KeepAlive, type Clock } from './clock.js';
 import type { CacheConfiguration, PoolSettings } from './config.js';
 import { EventHub } from './events.js';
+import type { ActorNode } from './introspection.js';
 import { LinkRegistry } from './links.js';
 import { provideMachines } from './pool/effects.js';
 import { KeyedPool, type PoolHost } from './pool/keyed-pool.js';
@@ -72,6 +73,18 @@ export class ManagerRuntime implements PoolHost {
 
   tick(): number {
     return ++this.ticks;
+  }
+
+  /** The live actors, for observers (see src/introspection.ts). */
+  actorTree(): ActorNode[] {
+    const nodes: ActorNode[] = [{ ref: this.actor, kind: 'manager', parentId: undefined, key: undefined }];
+    for (const pool of this.pools.values()) {
+      if (pool.actor === undefined || pool.actor.getSnapshot().status !== 'active') continue;
+      nodes.push({ ref: pool.actor, kind: 'pool', parentId: this.actor.id, key: pool.key });
+      for (const child of pool.children()) nodes.push({ ref: child, kind: 'connection', parentId: pool.actor.id, key: pool.key });
+    }
+    for (const link of this.links.actors()) nodes.push({ ref: link.ref, kind: 'link', parentId: this.actor.id, key: link.key });
+    return nodes;
   }
 
   isPooled(resource: object): boolean {
