@@ -1,62 +1,81 @@
 /**
- * The lifecycle of one pooled connection, from the factory call to the resource's destruction.
+ * The lifecycle of one connection, from its first attempt to the resource's destruction.
  *
- * Pure: no I/O. The three effects (`create`, `destroy`, `watch`) are placeholder actors
- * here; the runtime (`src/pool/`) provides the real ones with `machine.provide()`. Paste
- * this file's machine into the Stately editor to see it.
+ * Pure: no I/O and no actors of its own. Its effects are named actions (`startCreate`,
+ * `startDestroy`, `startValidation`, the `announce*` notifications) that do nothing here; the
+ * runtime (`src/pool/`, `src/links.ts`) provides the real ones with `machine.provide()` and
+ * sends the results back as events (`CREATED`, `CREATE_FAILED`, `DESTROYED`, `VALID`,
+ * `INVALID`, `DROPPED`). Paste this file's machine into the Stately editor to see it; it runs
+ * alone too (`createActor(connectionMachine).start()`).
  *
- * The machine reports every fact to its parent pool and lets the pool decide: an idle
- * timeout or an age limit is *reported* (`CONNECTION.IDLE_EXPIRED`, `CONNECTION.TTL_EXPIRED`),
- * never acted on alone, because only the pool knows whether closing would drop it below
- * `minConnections`, and because every retirement must pass through the pool's ledger (see
- * docs/architecture.md, "Deferred check-in").
+ * Why effects are actions and not invoked actors: a connection may be created and destroyed
+ * thousands of times a second, and an invoked actor per step (create, watch, destroy) cost more
+ * than the rest of the lifecycle. Why there are no idle or age timers here: they are the pool's
+ * (one housekeeping timer per pool, see pool.machine.ts), because thousands of per-connection
+ * timers made every actor stop walk them all (XState's scheduler). The timers that remain
+ * (attempt timeout, backoff, validation, destroy) run only during short, transient states.
+ *
+ * A pooled connection reports three facts to its pool (`CONNECTION.READY`, `.FAILED`,
+ * `.CLOSED`) and decides nothing the pool must decide: it is retired (`RETIRE`) by the pool's
+ * ledger, which delivers a pending check-in first (docs/architecture.md, "Deferred check-in").
  *
  * A create may be retried: each failed attempt goes through `retrying`, where the runtime's
- * retry strategy answers (`computeRetry`) with a delay, or with null to give up, and the
- * machine waits that delay in `backoff`. A supervised connection (opened by `connect()`)
- * that drops goes back to `connecting` with a fresh budget of attempts instead of closing.
+ * retry strategy answers (`computeRetry`) with a delay, or with null to give up (attempts
+ * spent, or an error that retrying cannot heal), and the machine waits that delay in `backoff`.
+ * A supervised connection (opened by `connect()`) that drops goes back to `connecting` with a
+ * fresh budget of attempts; one that drops within `stabilityWindow` of opening did not really
+ * connect (a server that accepts and closes at once), so that counts as its attempt failing.
  *
- * `closed` and `failed` are deliberately not final states: a child reaching a final state
- * makes XState send its parent an event named after the child's id, and XState memoises per
- * event type forever, so every finished connection would leak a little memory. The pool
- * stops the child instead, on the report.
+ * `closed` and `failed` are deliberately not final states: a child reaching a final state makes
+ * XState send its parent an event named after the child's id, and XState memoises per event
+ * type forever, so every finished connection would leak a little memory. The parent stops the
+ * child instead, on the report.
  */
-import { fromCallback, fromPromise, sendParent, setup, assign, stateIn } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
+import { hasParent } from './report.js';
 
 /** Why a connection was closed. */
 export type CloseReason =
   | 'idle' // idle longer than maxIdleTime while the pool was above minConnections
   | 'ttl' // older than the cache's ttl
+  | 'lifetime' // older than the pool's maxLifetime
+  | 'uses' // lent maxUses times
+  | 'invalid' // failed its validation on borrow
   | 'evicted' // closed by the cache's LRU policy to make room for another key
   | 'resized' // the pool's maxConnections was lowered
-  | 'dropped' // the resource emitted 'close' or 'error' on its own
+  | 'dropped' // the resource emitted one of its close events on its own
   | 'shutdown' // gracefulShutdown()
   | 'forced' // still in use when the shutdown timeout expired
   | 'unwanted' // a create that landed after its pool stopped wanting it
   | 'discarded' // its holder gave it back as broken (destroyConnection)
-  | 'closed'; // its holder closed it (a connection opened by connect())
+  | 'closed' // its holder closed it (a connection opened by connect())
+  | 'failed'; // a connection opened by connect() gave up reconnecting
 
-/** How long a `destroy` may take before the connection is counted closed anyway. */
+/** How long a `destroy` may take before the connection is counted closed anyway (default). */
 export const DESTROY_TIMEOUT_MS = 10_000;
 
 export interface ConnectionInput {
   /** Unique within the manager, e.g. `api-server#3`. */
   id: string;
   key: string;
-  /** Idle time after which the pool is told (`CONNECTION.IDLE_EXPIRED`). Infinity: never. */
-  maxIdleTime: number;
-  /** Age after which the pool is told (`CONNECTION.TTL_EXPIRED`). Infinity: never. */
-  ttl: number;
   /** Attempts per (re)connection, the first included. 1: no retry. */
   maxAttempts: number;
-  /** Bound on one attempt (for a server: TCP connect and TLS handshake). Infinity: none. */
+  /** Bound on one attempt (for a server: TCP connect and TLS handshake), ms. Infinity: none. */
   attemptTimeout: number;
   /** Reconnects on its own when dropped (connections opened by `connect()`). */
   supervised: boolean;
+  /** The pool's breaker episode when this connection was spawned (0 for links). */
+  epoch: number;
+  /** A drop sooner than this after opening (ms) counts as a failed attempt. */
+  stabilityWindow: number;
+  /** Bound on one validation on borrow, ms. */
+  validationTimeout: number;
+  /** Bound on the destroy, ms; after it the connection counts as closed anyway. */
+  destroyTimeout: number;
 }
 
 export interface ConnectionContext extends ConnectionInput {
-  /** The factory produced a resource (so it counts as open, not connecting, in the pool). */
+  /** The connection produced a resource at least once (so it counts as open, not connecting). */
   opened: boolean;
   closeReason: CloseReason | undefined;
   /** The last attempt's error (failed, backoff) or the drop's cause (dropped). */
@@ -65,33 +84,43 @@ export interface ConnectionContext extends ConnectionInput {
   attempt: number;
   /** The retry strategy's answer for the last failed attempt: ms to wait, or null to stop. */
   retryDelay: number | null;
-}
-
-/** What the effect actors receive: enough to find the resource in the runtime's records. */
-export interface ConnectionRef {
-  id: string;
-  key: string;
+  /** The last error is one retrying cannot heal (a certificate that fails verification). */
+  permanent: boolean;
+  /** It closed so soon after opening that its attempt counts as failed (for the pool's breaker). */
+  failedAttempt: boolean;
 }
 
 export type ConnectionEvent =
+  /** The runtime's create produced a resource; `lent`: the ledger handed it to a waiter. */
+  | { type: 'CREATED'; lent: boolean }
+  | { type: 'CREATE_FAILED'; error: unknown }
   | { type: 'CHECKOUT' }
   | { type: 'CHECKIN' }
+  /** Taken from idle after resting long: check it before lending it. */
+  | { type: 'VALIDATE' }
+  | { type: 'VALID' }
+  | { type: 'INVALID'; error: unknown }
   | { type: 'RETIRE'; reason: CloseReason }
   | { type: 'FORCE' }
-  | { type: 'DROPPED'; error?: unknown }
-  | { type: 'CONFIGURE'; maxIdleTime: number; ttl: number };
+  /** The resource closed or failed on its own, `openMs` after it opened. */
+  | { type: 'DROPPED'; error: unknown; openMs: number }
+  | { type: 'DESTROYED'; error?: unknown };
 
 /** Reports a connection sends its parent. Fixed event types: ids travel in the payload. */
 export type ConnectionReport =
-  | { type: 'CONNECTION.CONNECTING'; id: string; attempt: number }
-  | { type: 'CONNECTION.BACKOFF'; id: string; attempt: number; delay: number; error: unknown }
-  | { type: 'CONNECTION.READY'; id: string; attempt: number; reconnected: boolean }
-  | { type: 'CONNECTION.DISCONNECTED'; id: string; error: unknown }
-  | { type: 'CONNECTION.FAILED'; id: string; attempts: number; error: unknown }
-  | { type: 'CONNECTION.IDLE_EXPIRED'; id: string }
-  | { type: 'CONNECTION.TTL_EXPIRED'; id: string }
-  | { type: 'CONNECTION.DRAINING'; id: string; reason: CloseReason; wasOpen: boolean; error: unknown }
-  | { type: 'CONNECTION.CLOSED'; id: string; reason: CloseReason; error: unknown };
+  | { type: 'CONNECTION.READY'; id: string; epoch: number }
+  | { type: 'CONNECTION.FAILED'; id: string; epoch: number; attempts: number; error: unknown; permanent: boolean }
+  | {
+      type: 'CONNECTION.CLOSED';
+      id: string;
+      epoch: number;
+      reason: CloseReason;
+      /** It had opened (the pool counted it open, not connecting). */
+      opened: boolean;
+      /** It closed within its stability window: the attempt that opened it counts as failed. */
+      failedAttempt: boolean;
+      error: unknown;
+    };
 
 /** The error a connection fails with when the shutdown timeout abandons its create. */
 export class CreateAbandonedError extends Error {
@@ -110,7 +139,19 @@ export class AttemptTimeoutError extends Error {
   }
 }
 
-const ref = ({ context }: { context: ConnectionContext }): ConnectionRef => ({ id: context.id, key: context.key });
+/** A validation on borrow that took longer than `validationTimeout`. */
+export class ValidationTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly timeout: number) {
+    super(`validation timed out after ${timeout} ms`);
+    this.name = 'ValidationTimeoutError';
+  }
+}
+
+/** Whether a drop `openMs` after opening means the attempt did not really succeed. */
+export function premature(openMs: number, stabilityWindow: number): boolean {
+  return openMs < stabilityWindow;
+}
 
 export const connectionMachine = setup({
   types: {
@@ -118,81 +159,92 @@ export const connectionMachine = setup({
     events: {} as ConnectionEvent,
     input: {} as ConnectionInput,
   },
-  actors: {
-    // Placeholders: the runtime provides the real effects.
-    create: fromPromise<void, ConnectionRef>(() => new Promise<void>(() => {})),
-    destroy: fromPromise<void, ConnectionRef>(async () => {}),
-    watch: fromCallback<{ type: 'DROPPED'; error?: unknown }, ConnectionRef>(() => {}),
-  },
   delays: {
-    maxIdleTime: ({ context }) => context.maxIdleTime,
-    ttl: ({ context }) => context.ttl,
     attemptTimeout: ({ context }) => context.attemptTimeout,
     retryDelay: ({ context }) => context.retryDelay ?? 0,
-    destroyTimeout: DESTROY_TIMEOUT_MS,
+    validationTimeout: ({ context }) => context.validationTimeout,
+    destroyTimeout: ({ context }) => context.destroyTimeout,
   },
   guards: {
-    unwanted: stateIn('#connection.connecting.unwanted'),
+    untimed: ({ context }) => context.attemptTimeout === Number.POSITIVE_INFINITY,
+    // Retired while connecting: whatever the create produces is destroyed, never lent.
+    unwanted: ({ context }) => context.closeReason !== undefined,
+    lent: ({ event }) => event.type === 'CREATED' && event.lent,
     // Retry only if the strategy said so and nobody retired the connection meanwhile.
     retryWanted: ({ context }) => context.retryDelay !== null && context.closeReason === undefined,
     supervised: ({ context }) => context.supervised,
+    prematureDrop: ({ context, event }) =>
+      event.type === 'DROPPED' && premature(event.openMs, context.stabilityWindow),
+    supervisedPrematureDrop: ({ context, event }) =>
+      context.supervised && event.type === 'DROPPED' && premature(event.openMs, context.stabilityWindow),
   },
   actions: {
     nextAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
+    recordError: assign({ error: ({ event }) => ('error' in event ? event.error : undefined) }),
+    /** A failed destroy's error; a successful one keeps the error that led to the close. */
+    recordDestroyError: assign({
+      error: ({ context, event }) => (event.type === 'DESTROYED' && event.error !== undefined ? event.error : context.error),
+    }),
+    recordTimeout: assign({ error: ({ context }) => new AttemptTimeoutError(context.attemptTimeout) }),
+    markOpened: assign({ opened: true, error: undefined }),
+    abandon: assign({ error: () => new CreateAbandonedError() }),
+    closeUnwanted: assign({ closeReason: 'unwanted' }),
+    closeDropped: assign({ closeReason: 'dropped' }),
+    closeFailedAttempt: assign({ closeReason: 'dropped', failedAttempt: true }),
+    closeInvalid: assign({ closeReason: 'invalid' }),
+    closeForced: assign({ closeReason: 'forced' }),
+    /** RETIRE: the reason is the retirer's. */
+    closeRetired: assign({ closeReason: ({ context, event }) => (event.type === 'RETIRE' ? event.reason : context.closeReason) }),
+    freshAttempts: assign({ attempt: 0 }),
+    recordValidationTimeout: assign({ error: ({ context }) => new ValidationTimeoutError(context.validationTimeout) }),
     /** The runtime provides the retry strategy; by default a failed attempt is the last. */
-    computeRetry: assign({ retryDelay: null }),
-    reportConnecting: sendParent(
-      ({ context }): ConnectionReport => ({ type: 'CONNECTION.CONNECTING', id: context.id, attempt: context.attempt }),
-    ),
-    reportBackoff: sendParent(
-      ({ context }): ConnectionReport => ({
-        type: 'CONNECTION.BACKOFF',
-        id: context.id,
-        attempt: context.attempt,
-        delay: context.retryDelay ?? 0,
-        error: context.error,
-      }),
-    ),
-    reportDisconnected: sendParent(
-      ({ context }): ConnectionReport => ({ type: 'CONNECTION.DISCONNECTED', id: context.id, error: context.error }),
-    ),
-    reportReady: sendParent(
-      ({ context }): ConnectionReport => ({
-        type: 'CONNECTION.READY',
-        id: context.id,
-        attempt: context.attempt,
-        reconnected: context.opened,
-      }),
-    ),
-    reportFailed: sendParent(
-      ({ context }): ConnectionReport => ({
+    computeRetry: assign({ retryDelay: null, permanent: false }),
+
+    // Effects, provided by the runtime. Each result comes back as an event.
+    /** Entry of `connecting`: start one attempt (→ CREATED or CREATE_FAILED). */
+    startCreate: () => {},
+    /** Exit of `connecting`: abort the attempt if it is still running (timeout, shutdown). */
+    endCreate: () => {},
+    /** Entry of `open.validating`: run the pool's validator (→ VALID or INVALID). */
+    startValidation: () => {},
+    endValidation: () => {},
+    /** Entry of `draining.closing`: destroy the resource (→ DESTROYED). */
+    startDestroy: () => {},
+    /** User-facing network events (`manager.events`, the delegate). */
+    announceConnecting: () => {},
+    announceBackoff: () => {},
+    announceReady: () => {},
+    announceDisconnected: () => {},
+    announceFailed: () => {},
+    announceClosed: () => {},
+
+    reportReady: enqueueActions(({ context, self, enqueue }) => {
+      if (!hasParent(self)) return;
+      enqueue.sendParent({ type: 'CONNECTION.READY', id: context.id, epoch: context.epoch } satisfies ConnectionReport);
+    }),
+    reportFailed: enqueueActions(({ context, self, enqueue }) => {
+      if (!hasParent(self)) return;
+      enqueue.sendParent({
         type: 'CONNECTION.FAILED',
         id: context.id,
+        epoch: context.epoch,
         attempts: context.attempt,
         error: context.error,
-      }),
-    ),
-    reportIdleExpired: sendParent(
-      ({ context }): ConnectionReport => ({ type: 'CONNECTION.IDLE_EXPIRED', id: context.id }),
-    ),
-    reportTtlExpired: sendParent(({ context }): ConnectionReport => ({ type: 'CONNECTION.TTL_EXPIRED', id: context.id })),
-    reportDraining: sendParent(
-      ({ context }): ConnectionReport => ({
-        type: 'CONNECTION.DRAINING',
-        id: context.id,
-        reason: context.closeReason ?? 'dropped',
-        wasOpen: context.opened,
-        error: context.error,
-      }),
-    ),
-    reportClosed: sendParent(
-      ({ context }): ConnectionReport => ({
+        permanent: context.permanent,
+      } satisfies ConnectionReport);
+    }),
+    reportClosed: enqueueActions(({ context, self, enqueue }) => {
+      if (!hasParent(self)) return;
+      enqueue.sendParent({
         type: 'CONNECTION.CLOSED',
         id: context.id,
+        epoch: context.epoch,
         reason: context.closeReason ?? 'dropped',
+        opened: context.opened,
+        failedAttempt: context.failedAttempt,
         error: context.error,
-      }),
-    ),
+      } satisfies ConnectionReport);
+    }),
   },
 }).createMachine({
   id: 'connection',
@@ -203,40 +255,36 @@ export const connectionMachine = setup({
     error: undefined,
     attempt: 0,
     retryDelay: null,
+    permanent: false,
+    failedAttempt: false,
   }),
   initial: 'connecting',
   states: {
     connecting: {
-      entry: ['nextAttempt', 'reportConnecting'],
-      invoke: {
-        id: 'create',
-        src: 'create',
-        input: ref,
-        onDone: [
-          // "Pending creates are closed when they land": the resource is destroyed, never lent.
-          { guard: 'unwanted', target: 'draining.closing' },
-          { target: 'open', actions: ['reportReady', assign({ opened: true })] },
-        ],
-        onError: { target: 'retrying', actions: assign({ error: ({ event }) => event.error }) },
-      },
-      after: {
-        // Leaving the state stops the create actor, which aborts the attempt (its signal).
-        attemptTimeout: {
-          target: 'retrying',
-          actions: assign({ error: ({ context }) => new AttemptTimeoutError(context.attemptTimeout) }),
-        },
-      },
-      initial: 'wanted',
+      entry: ['nextAttempt', 'startCreate', 'announceConnecting'],
+      exit: 'endCreate',
+      initial: 'timed',
       states: {
-        wanted: {
-          on: { RETIRE: { target: 'unwanted', actions: assign({ closeReason: 'unwanted' }) } },
+        // Leaving the state ends the attempt (endCreate aborts the factory's signal).
+        timed: {
+          always: { guard: 'untimed', target: 'untimed' },
+          after: { attemptTimeout: { target: '#connection.retrying', actions: 'recordTimeout' } },
         },
-        unwanted: {},
+        // attemptTimeout is Infinity: no timer at all (one that can never fire still costs).
+        untimed: {},
       },
       on: {
+        CREATED: [
+          // "Pending creates are closed when they land": the resource is destroyed, never lent.
+          { guard: 'unwanted', target: 'draining.closing' },
+          { guard: 'lent', target: 'open.inUse', actions: ['markOpened', 'reportReady', 'announceReady'] },
+          { target: 'open.idle', actions: ['markOpened', 'reportReady', 'announceReady'] },
+        ],
+        CREATE_FAILED: { target: 'retrying', actions: 'recordError' },
+        RETIRE: { actions: 'closeUnwanted' },
         // The shutdown timeout gives up on a create that has not landed; the runtime
         // destroys whatever it produces later.
-        FORCE: { target: 'failed', actions: assign({ error: () => new CreateAbandonedError() }) },
+        FORCE: { target: 'failed', actions: 'abandon' },
       },
     },
     // An attempt failed: the retry strategy decides between another one and giving up.
@@ -245,83 +293,89 @@ export const connectionMachine = setup({
       always: [{ guard: 'retryWanted', target: 'backoff' }, { target: 'failed' }],
     },
     backoff: {
-      entry: 'reportBackoff',
+      entry: 'announceBackoff',
       after: { retryDelay: 'connecting' },
       on: {
-        // Shutdown (or the pool) cancels a pending retry at once; there is nothing to destroy.
-        RETIRE: { target: 'draining.closing', actions: assign({ closeReason: ({ event }) => event.reason }) },
-        FORCE: { target: 'failed', actions: assign({ error: () => new CreateAbandonedError() }) },
+        // Shutdown (or its holder) cancels a pending retry at once.
+        RETIRE: { target: 'draining.closing', actions: 'closeRetired' },
+        FORCE: { target: 'failed', actions: 'abandon' },
       },
     },
     open: {
-      // Listens for the resource closing or failing on its own, idle or in use.
-      invoke: { id: 'watch', src: 'watch', input: ref },
-      after: {
-        ttl: { actions: 'reportTtlExpired' },
-      },
       on: {
         DROPPED: [
+          // Opened by connect() and gone at once: that attempt failed; retry per the strategy.
           {
-            // Opened by connect(): reconnect, with a fresh budget of attempts.
+            guard: 'supervisedPrematureDrop',
+            target: 'retrying',
+            actions: ['recordError', 'announceDisconnected'],
+          },
+          // Opened by connect(): reconnect, with a fresh budget of attempts.
+          {
             guard: 'supervised',
             target: 'connecting',
-            actions: [assign({ error: ({ event }) => event.error, attempt: 0 }), 'reportDisconnected'],
+            actions: ['recordError', 'freshAttempts', 'announceDisconnected'],
+          },
+          // Pooled and gone at once: the pool's breaker counts it as a failed create.
+          {
+            guard: 'prematureDrop',
+            target: 'draining.closing',
+            actions: ['recordError', 'closeFailedAttempt', 'announceDisconnected'],
           },
           {
             target: 'draining.closing',
-            actions: assign({ closeReason: 'dropped', error: ({ event }) => event.error }),
+            actions: ['recordError', 'closeDropped', 'announceDisconnected'],
           },
         ],
-        CONFIGURE: {
-          actions: assign({ maxIdleTime: ({ event }) => event.maxIdleTime, ttl: ({ event }) => event.ttl }),
-        },
       },
       initial: 'idle',
       states: {
         idle: {
-          after: {
-            // Re-entering restarts the timer: a connection the pool keeps (at minConnections)
-            // reports again one maxIdleTime later.
-            maxIdleTime: { target: 'idle', reenter: true, actions: 'reportIdleExpired' },
-          },
           on: {
             CHECKOUT: 'inUse',
-            RETIRE: {
+            VALIDATE: 'validating',
+            RETIRE: { target: '#connection.draining.closing', actions: 'closeRetired' },
+          },
+        },
+        // Rested long in the pool: the pool's validator checks it before it is lent.
+        validating: {
+          entry: 'startValidation',
+          exit: 'endValidation',
+          after: {
+            validationTimeout: {
               target: '#connection.draining.closing',
-              actions: assign({ closeReason: ({ event }) => event.reason }),
+              actions: ['closeInvalid', 'recordValidationTimeout'],
             },
+          },
+          on: {
+            VALID: 'inUse',
+            INVALID: { target: '#connection.draining.closing', actions: ['closeInvalid', 'recordError'] },
+            RETIRE: { target: '#connection.draining.closing', actions: 'closeRetired' },
           },
         },
         inUse: {
           on: {
             CHECKIN: 'idle',
-            RETIRE: {
-              target: '#connection.draining.awaitingReturn',
-              actions: assign({ closeReason: ({ event }) => event.reason }),
-            },
+            RETIRE: { target: '#connection.draining.awaitingReturn', actions: 'closeRetired' },
           },
         },
       },
     },
     draining: {
-      entry: 'reportDraining',
       initial: 'closing',
       states: {
-        // Retired while lent out: closes when its holder returns it, or when forced. (Nothing
-        // watches the resource here: whatever state it is in, it is destroyed on return.)
+        // Retired while lent out: closes when its holder returns it, or when forced. (Whatever
+        // state the resource is in, it is destroyed on return.)
         awaitingReturn: {
           on: {
             CHECKIN: 'closing',
-            FORCE: { target: 'closing', actions: assign({ closeReason: 'forced' }) },
+            FORCE: { target: 'closing', actions: 'closeForced' },
           },
         },
         closing: {
-          invoke: {
-            id: 'destroy',
-            src: 'destroy',
-            input: ref,
-            onDone: { target: '#connection.closed' },
-            onError: { target: '#connection.closed', actions: assign({ error: ({ event }) => event.error }) },
+          entry: 'startDestroy',
+          on: {
+            DESTROYED: { target: '#connection.closed', actions: 'recordDestroyError' },
           },
           after: {
             // A destroy that hangs must not hold a pool slot forever.
@@ -330,8 +384,8 @@ export const connectionMachine = setup({
         },
       },
     },
-    failed: { entry: 'reportFailed' },
-    closed: { entry: 'reportClosed' },
+    failed: { entry: ['reportFailed', 'announceFailed'] },
+    closed: { entry: ['reportClosed', 'announceClosed'] },
   },
 });
 

@@ -1,5 +1,5 @@
 /**
- * The root actor: spawns one pool actor per key and one supervised connection actor ("link")
+ * The root actor: opens one pool actor per key and one supervised connection actor ("link")
  * per connection opened by `connect()`, holds the cache-wide connection cap
  * (CacheConfiguration.maxConnections) as slots that pools must be granted before they
  * create, applies the LRU policy when the cap is reached, and runs the graceful shutdown.
@@ -9,9 +9,15 @@
  * queues the request (FIFO across keys) and, with LRU on, asks the least recently used key
  * with an idle connection to close one (`evictLeastRecentlyUsed`, provided by the runtime,
  * which knows recency). A pool gives a slot back when a connection is closed or has failed.
+ *
+ * Pools and links are counted, not listed: with ten thousand keys, a list copied on every
+ * open and close made opening them quadratic. Which pools exist is the runtime's registry
+ * (it opens each key once); the defaults here spawn ordinary children, so the machine runs
+ * alone.
  */
-import { enqueueActions, setup, assign, stopChild } from 'xstate';
-import { connectionMachine, type ConnectionReport } from './connection.machine.js';
+import { assign, enqueueActions, setup, stopChild } from 'xstate';
+import { connectionMachine, type ConnectionInput, type ConnectionReport } from './connection.machine.js';
+import { poolId } from './ids.js';
 import { poolMachine, type PoolConfig, type PoolReport } from './pool.machine.js';
 
 export interface CacheConfig {
@@ -33,29 +39,19 @@ export interface ManagerContext {
   granted: number;
   /** Keys waiting for a slot, oldest first; a key appears once per slot it asked for. */
   queue: string[];
-  /** Keys whose pool is spawned and not yet closed. */
-  pools: string[];
-  /** Ids of supervised connections (opened by connect()) not yet closed or failed. */
-  links: string[];
+  /** Pools opened and not yet closed. */
+  pools: number;
+  /** Supervised connections (opened by connect()) not yet closed or failed. */
+  links: number;
   shutdownTimeout: number;
-}
-
-export interface LinkInput {
-  id: string;
-  key: string;
-  maxAttempts: number;
-  attemptTimeout: number;
 }
 
 export type ManagerEvent =
   | { type: 'POOL.OPEN'; key: string; config: PoolConfig }
-  | ({ type: 'LINK.OPEN' } & LinkInput)
+  | { type: 'LINK.OPEN'; input: ConnectionInput }
   | { type: 'SHUTDOWN'; timeout: number }
   | PoolReport
   | ConnectionReport;
-
-/** The pool actor's id under the manager. */
-export const poolId = (key: string): string => `pool:${key}`;
 
 export const managerMachine = setup({
   types: {
@@ -68,107 +64,86 @@ export const managerMachine = setup({
     slotFree: ({ context }) => context.granted < context.cache.maxConnections,
     lruEnabled: ({ context }) => context.cache.enableLRU,
     someoneQueued: ({ context }) => context.queue.length > 0,
-    nothingOpen: ({ context }) => context.pools.length === 0 && context.links.length === 0,
-    poolNotOpen: ({ context, event }) => event.type === 'POOL.OPEN' && !context.pools.includes(event.key),
+    nothingOpen: ({ context }) => context.pools === 0 && context.links === 0,
   },
   delays: {
     shutdownTimeout: ({ context }) => context.shutdownTimeout,
   },
   actions: {
-    openPool: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'POOL.OPEN') return;
-      enqueue.spawnChild('pool', { id: poolId(event.key), input: { key: event.key, config: event.config } });
-      enqueue.assign({ pools: [...context.pools, event.key] });
-    }),
-    openLink: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'LINK.OPEN') return;
-      // Links are the connections a caller holds directly: outside the pools and their slots,
-      // never idle-expired, reconnected on a drop.
-      enqueue.spawnChild('link', {
-        id: event.id,
-        input: {
-          id: event.id,
-          key: event.key,
-          maxIdleTime: Number.POSITIVE_INFINITY,
-          ttl: Number.POSITIVE_INFINITY,
-          maxAttempts: event.maxAttempts,
-          attemptTimeout: event.attemptTimeout,
-          supervised: true,
-        },
-      });
-      enqueue.assign({ links: [...context.links, event.id] });
-    }),
-    linkEnded: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'CONNECTION.CLOSED' && event.type !== 'CONNECTION.FAILED') return;
-      enqueue.assign({ links: context.links.filter((id) => id !== event.id) });
-      enqueue(stopChild(event.id));
-    }),
-    grantSlot: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'SLOT.REQUEST') return;
-      enqueue.assign({ granted: context.granted + 1 });
-      enqueue.sendTo(poolId(event.key), { type: 'SLOT.GRANTED' });
-    }),
+    countPool: assign({ pools: ({ context }) => context.pools + 1 }),
+    countLink: assign({ links: ({ context }) => context.links + 1 }),
+    countLinkEnded: assign({ links: ({ context }) => context.links - 1 }),
+    countGrant: assign({ granted: ({ context }) => context.granted + 1 }),
     queueRequest: assign({
       queue: ({ context, event }) => (event.type === 'SLOT.REQUEST' ? [...context.queue, event.key] : context.queue),
     }),
-    // A released slot goes straight to the oldest queued request: `granted` is unchanged.
-    grantQueued: enqueueActions(({ context, enqueue }) => {
-      const [next, ...rest] = context.queue;
-      if (next === undefined) return;
-      enqueue.assign({ queue: rest });
-      enqueue.sendTo(poolId(next), { type: 'SLOT.GRANTED' });
-    }),
+    dequeue: assign({ queue: ({ context }) => context.queue.slice(1) }),
     releaseSlot: assign({ granted: ({ context }) => context.granted - 1 }),
     clearQueue: assign({ queue: [] }),
     recordShutdownTimeout: assign({
       shutdownTimeout: ({ context, event }) => (event.type === 'SHUTDOWN' ? event.timeout : context.shutdownTimeout),
     }),
-    shutdownChildren: enqueueActions(({ context, enqueue }) => {
-      for (const key of context.pools) enqueue.sendTo(poolId(key), { type: 'SHUTDOWN' });
-      for (const id of context.links) enqueue.sendTo(id, { type: 'RETIRE', reason: 'shutdown' });
-    }),
-    forceChildren: enqueueActions(({ context, enqueue }) => {
-      for (const key of context.pools) enqueue.sendTo(poolId(key), { type: 'FORCE' });
-      for (const id of context.links) enqueue.sendTo(id, { type: 'FORCE' });
-    }),
-    poolClosed: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'POOL.CLOSED') return;
-      // Its queued slot requests go with it: a slot granted to a closed pool would be lost.
-      enqueue.assign({
-        pools: context.pools.filter((key) => key !== event.key),
-        queue: context.queue.filter((key) => key !== event.key),
-      });
-      enqueue(stopChild(poolId(event.key)));
+    // Its queued slot requests go with it: a slot granted to a closed pool would be lost.
+    forgetPool: assign({
+      pools: ({ context }) => context.pools - 1,
+      queue: ({ context, event }) => (event.type === 'POOL.CLOSED' ? context.queue.filter((key) => key !== event.key) : context.queue),
     }),
 
-    // Effects provided by the runtime.
+    // Effects: the runtime provides versions that keep pools and links in its own registry.
+    /** POOL.OPEN: start the key's pool actor. */
+    openPool: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'POOL.OPEN') return;
+      enqueue.spawnChild('pool', { id: poolId(event.key), input: { key: event.key, config: event.config } });
+    }),
+    /** LINK.OPEN: start the link's connection actor. */
+    openLink: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'LINK.OPEN') return;
+      enqueue.spawnChild('link', { id: event.input.id, input: event.input });
+    }),
+    /** SLOT.REQUEST granted at once: tell the requesting pool. */
+    grantTo: enqueueActions(({ event, enqueue }) => {
+      if (event.type === 'SLOT.REQUEST') enqueue.sendTo(poolId(event.key), { type: 'SLOT.GRANTED' });
+    }),
+    /** A released slot goes straight to the oldest queued request (`granted` is unchanged). */
+    grantToOldest: enqueueActions(({ context, enqueue }) => {
+      const key = context.queue[0];
+      if (key !== undefined) enqueue.sendTo(poolId(key), { type: 'SLOT.GRANTED' });
+    }),
+    stopPool: stopChild(({ event }) => (event.type === 'POOL.CLOSED' ? poolId(event.key) : '')),
+    stopLink: stopChild(({ event }) => ('id' in event ? event.id : '')),
+    shutdownChildren: enqueueActions(({ enqueue, self }) => {
+      for (const [id, child] of Object.entries(self.getSnapshot().children)) {
+        if (child === undefined) continue;
+        enqueue.sendTo(child, id.startsWith('pool:') ? { type: 'SHUTDOWN' } : { type: 'RETIRE', reason: 'shutdown' });
+      }
+    }),
+    forceChildren: enqueueActions(({ enqueue, self }) => {
+      for (const child of Object.values(self.getSnapshot().children)) if (child !== undefined) enqueue.sendTo(child, { type: 'FORCE' });
+    }),
     /** SLOT.REQUEST at the cap: ask the least recently used other key with an idle connection to close one. */
     evictLeastRecentlyUsed: () => {},
     notifyShutdownStarted: () => {},
     notifyShutdownForced: () => {},
     notifyShutdownCompleted: () => {},
-    /** A link's report (connected, backoff, disconnected, failed, ...): the runtime's to act on. */
+    /** A link's report (connected, failed, closed): the runtime's to act on. */
     linkReport: () => {},
   },
 }).createMachine({
   id: 'manager',
-  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], pools: [], links: [], shutdownTimeout: 0 }),
+  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], pools: 0, links: 0, shutdownTimeout: 0 }),
   initial: 'running',
   states: {
     running: {
       on: {
-        'POOL.OPEN': { guard: 'poolNotOpen', actions: 'openPool' },
-        'LINK.OPEN': { actions: 'openLink' },
+        'POOL.OPEN': { actions: ['openPool', 'countPool'] },
+        'LINK.OPEN': { actions: ['openLink', 'countLink'] },
         'SLOT.REQUEST': [
-          { guard: 'slotFree', actions: 'grantSlot' },
-          {
-            guard: 'lruEnabled',
-            actions: ['queueRequest', 'evictLeastRecentlyUsed'],
-          },
+          { guard: 'slotFree', actions: ['countGrant', 'grantTo'] },
+          { guard: 'lruEnabled', actions: ['queueRequest', 'evictLeastRecentlyUsed'] },
           { actions: 'queueRequest' },
         ],
-        'SLOT.RELEASE': [{ guard: 'someoneQueued', actions: 'grantQueued' }, { actions: 'releaseSlot' }],
-        'POOL.CLOSED': { actions: 'poolClosed' },
+        'SLOT.RELEASE': [{ guard: 'someoneQueued', actions: ['grantToOldest', 'dequeue'] }, { actions: 'releaseSlot' }],
+        'POOL.CLOSED': { actions: ['forgetPool', 'stopPool'] },
         SHUTDOWN: { target: 'shuttingDown', actions: 'recordShutdownTimeout' },
       },
     },
@@ -182,7 +157,7 @@ export const managerMachine = setup({
       },
       on: {
         'SLOT.RELEASE': { actions: 'releaseSlot' },
-        'POOL.CLOSED': { actions: 'poolClosed' },
+        'POOL.CLOSED': { actions: ['forgetPool', 'stopPool'] },
       },
     },
     stopped: {
@@ -192,13 +167,9 @@ export const managerMachine = setup({
   },
   // Reports of links (supervised connections), in any state until they end.
   on: {
-    'CONNECTION.CONNECTING': { actions: 'linkReport' },
-    'CONNECTION.BACKOFF': { actions: 'linkReport' },
     'CONNECTION.READY': { actions: 'linkReport' },
-    'CONNECTION.DISCONNECTED': { actions: 'linkReport' },
-    'CONNECTION.DRAINING': { actions: 'linkReport' },
-    'CONNECTION.FAILED': { actions: ['linkReport', 'linkEnded'] },
-    'CONNECTION.CLOSED': { actions: ['linkReport', 'linkEnded'] },
+    'CONNECTION.FAILED': { actions: ['linkReport', 'countLinkEnded', 'stopLink'] },
+    'CONNECTION.CLOSED': { actions: ['linkReport', 'countLinkEnded', 'stopLink'] },
   },
 });
 

@@ -5,49 +5,48 @@
  * The pool machine decides; it does not hold the connections. Which idle connection goes to
  * which waiting caller is the ledger's job (`src/pool/ledger.ts`), the hot path that must not
  * cost a machine transition per checkout. The two meet through events: the ledger reports
- * demand (`DEMAND`: the number of waiting callers, how long connections are held, how long a
- * create takes, how long the oldest caller has waited), the machine answers with effects
- * (`offerConnection`, `retire`, `rejectOldestWaiter`, ...) that the runtime provides. The
- * defaults below are plain XState messaging, so the machine runs (and is tested) on its own.
+ * demand (`DEMAND`), the connections report three facts (`CONNECTION.READY`, `.FAILED`,
+ * `.CLOSED`), and the machine answers with effects (`spawnConnection`, `retireSurplus`,
+ * `rejectWaiters`, `sweep`, ...) that the runtime provides. The defaults below are plain XState
+ * (a spawned child, nothing else), so the machine runs, and is tested, on its own.
  *
- * Counting: `connecting` (create in flight) + `open` (created, not retired) + `draining`
- * (retired or dropped, destroy not finished) = the connections that exist, which never
- * exceeds `maxConnections`. `requested` counts slots asked of the manager (the cache-wide
- * cap) and not yet granted.
+ * Two regions run side by side while the pool runs:
+ * - `creates`: the breaker. `steady` creates on demand (or awaits returns, when lent connections
+ *   will come back sooner than a new one could be made); after a failed create the breaker
+ *   opens (`coolingDown`), then lets one create through (`probing`); a success lets creates
+ *   through again (`recovering`), and once the pool has stayed healthy for the stability window
+ *   the failure count resets (`steady`). Failures of creates that were in flight together are
+ *   one episode (see `newFailureEpisode`).
+ * - `housekeeping`: one timer for the whole pool, at the earliest idle, ttl, lifetime or leak
+ *   deadline the runtime reports (`SWEEP.SCHEDULE`); when it fires, `sweep` retires what is
+ *   due (by the pure decisions in pool.decisions.ts) and answers the next delay.
+ *
+ * Counting: `connecting` (create in flight) + `open` (created, not yet closed) = the connections
+ * that exist, which never exceeds `maxConnections`. `requested` counts slots asked of the
+ * manager (the cache-wide cap) and not yet granted.
  */
-import { enqueueActions, sendParent, sendTo, setup, assign, stopChild } from 'xstate';
-import type { AnyActorRef } from 'xstate';
-import { connectionMachine, type CloseReason, type ConnectionReport } from './connection.machine.js';
+import { assign, enqueueActions, setup, stopChild } from 'xstate';
+import { connectionMachine, type ConnectionInput, type ConnectionReport } from './connection.machine.js';
+import { connectionId } from './ids.js';
+import {
+  breakerDelay,
+  connectionsWanted,
+  grantNeeded,
+  liveConnections,
+  newFailureEpisode,
+  recheckDelay,
+  returnsWillServe,
+  surplusConnections,
+  type DemandFacts,
+  type PoolConfig,
+} from './pool.decisions.js';
+import { hasParent } from './report.js';
 
-export interface PoolConfig {
-  minConnections: number;
-  maxConnections: number;
-  /** Not used by the machine (the ledger keeps acquire deadlines); part of the key's config. */
-  acquireTimeout: number;
-  maxIdleTime: number;
-  /** From the cache configuration. Infinity: no age limit. */
-  ttl: number;
-  /** Attempts per create, the first included (1 without a retry strategy). */
-  maxAttempts: number;
-  /** Bound on one create attempt. Infinity: none (a user factory runs as long as it runs). */
-  attemptTimeout: number;
-}
+export type { DemandFacts, PoolConfig } from './pool.decisions.js';
 
 export interface PoolInput {
   key: string;
   config: PoolConfig;
-}
-
-/** What the ledger knows about demand, sent with every DEMAND. Times in ms; 0: not known yet. */
-export interface DemandFacts {
-  /** Acquires waiting for a connection. */
-  waiting: number;
-  /** How long a connection is held, on average. */
-  holdMs: number;
-  /** How long a create takes, on average. */
-  createMs: number;
-  /** How long the oldest waiting acquire has waited. */
-  oldestWaitMs: number;
 }
 
 export interface PoolContext extends DemandFacts {
@@ -55,11 +54,14 @@ export interface PoolContext extends DemandFacts {
   config: PoolConfig;
   connecting: number;
   open: number;
-  draining: number;
   requested: number;
-  /** Consecutive failed creates; drives the backoff between probes. */
+  /** Consecutive failed episodes; drives the breaker's delay. Reset once the pool is stable again. */
   failures: number;
+  /** The breaker episode: +1 each time the breaker opens. Each create carries the one it started in. */
+  epoch: number;
   nextId: number;
+  /** ms until the housekeeping sweep; Infinity: nothing scheduled. */
+  sweepDelay: number;
 }
 
 export type PoolEvent =
@@ -67,6 +69,8 @@ export type PoolEvent =
   | { type: 'SLOT.GRANTED' }
   | { type: 'CONFIGURE'; config: PoolConfig }
   | { type: 'EVICT' }
+  /** A connection's deadline (idle, ttl, lifetime, leak) is due in `delay` ms, sooner than the sweep now scheduled. */
+  | { type: 'SWEEP.SCHEDULE'; delay: number }
   | { type: 'SHUTDOWN' }
   | { type: 'FORCE' }
   | ConnectionReport;
@@ -77,101 +81,30 @@ export type PoolReport =
   | { type: 'SLOT.RELEASE'; key: string }
   | { type: 'POOL.CLOSED'; key: string };
 
-/** The pool's create phases: `steady`, or `probing` (one create at a time, after failures). */
-export type CreatePhase = 'steady' | 'probing';
-
-/** The reason the pool gives a connection it retires in answer to `event`. */
-export function retireReason(event: PoolEvent): CloseReason {
-  switch (event.type) {
-    case 'CONNECTION.IDLE_EXPIRED':
-      return 'idle';
-    case 'CONNECTION.TTL_EXPIRED':
-      return 'ttl';
-    case 'EVICT':
-      return 'evicted';
-    case 'CONFIGURE':
-      return 'resized';
-    default:
-      return 'shutdown';
-  }
-}
-
-/** Connections that exist (or are about to): the quantity bounded by maxConnections. */
-export function liveConnections(c: PoolContext): number {
-  return c.connecting + c.open + c.draining;
-}
-
-/** The id `spawnConnection` gave the connection it spawned last. */
-export function lastSpawnedId(c: PoolContext): string {
-  return `${c.key}#${c.nextId - 1}`;
-}
-
-/**
- * Little's law: how many waiters the connections now lent will serve before a connection
- * created now could be ready. Each of the `open` connections comes back every `holdMs` on
- * average and a create takes `createMs`, so they serve `open * createMs / holdMs` waiters in
- * that time; those need no create. Unknown rates, or a waiter already kept longer than a
- * create takes (the estimate was wrong): none.
- */
-export function servedByReturns(c: PoolContext): number {
-  if (c.holdMs <= 0 || c.createMs <= 0 || c.oldestWaitMs >= c.createMs) return 0;
-  return Math.floor((c.open * c.createMs) / c.holdMs);
-}
-
-/**
- * How many connections the pool should ask for now: the waiting callers not covered by a create
- * in flight, a slot requested or a return in time, or the shortfall below minConnections,
- * whichever is larger; never beyond maxConnections. While probing, one at a time.
- */
-export function connectionsWanted(c: PoolContext, phase: CreatePhase): number {
-  const pending = c.connecting + c.requested;
-  const forWaiters = c.waiting - pending - servedByReturns(c);
-  const forMin = c.config.minConnections - (c.open + pending);
-  const room = c.config.maxConnections - (liveConnections(c) + c.requested);
-  const want = Math.max(0, Math.min(room, Math.max(forWaiters, forMin)));
-  return phase === 'probing' ? Math.min(want, pending === 0 ? 1 : 0) : want;
-}
-
-/** Waiters are uncovered and there is room, yet no create is wanted: returns will serve them. */
-export function returnsWillServe(c: PoolContext): boolean {
-  const uncovered = c.waiting - c.connecting - c.requested;
-  const room = c.config.maxConnections - (liveConnections(c) + c.requested);
-  return uncovered > 0 && room > 0 && connectionsWanted(c, 'steady') === 0;
-}
-
-/** While awaiting returns: look again once the oldest waiter has waited a create time. */
-export function recheckDelay(c: PoolContext): number {
-  return Math.max(0, c.createMs - c.oldestWaitMs);
-}
-
-/**
- * After `failures` consecutive failed creates, how long the pool waits before its next (single)
- * create: 100 ms, doubling, at most 30 s. A dead server costs a few attempts a minute, not one
- * per caller.
- */
-export function probeDelay(failures: number): number {
-  return Math.min(100 * 2 ** Math.max(0, failures - 1), 30_000);
-}
-
-/** Connections above maxConnections after a resize (draining ones are already leaving). */
-export function surplusConnections(c: PoolContext): number {
-  return Math.max(0, c.connecting + c.open - c.config.maxConnections);
+/** The input of the connection a pool spawns next. */
+export function nextConnectionInput(c: PoolContext): ConnectionInput {
+  return {
+    id: connectionId(c.key, c.nextId),
+    key: c.key,
+    maxAttempts: c.config.maxAttempts,
+    attemptTimeout: c.config.attemptTimeout,
+    supervised: false,
+    epoch: c.epoch,
+    stabilityWindow: c.config.stabilityWindow,
+    validationTimeout: c.config.validationTimeout,
+    destroyTimeout: c.config.destroyTimeout,
+  };
 }
 
 /** Where the pool is, as far as creating goes; read from a snapshot's value without `matches`. */
-export type CreateState = 'creating' | 'awaitingReturns' | 'coolingDown' | 'probing' | 'stopping';
+export type CreateState = 'creating' | 'awaitingReturns' | 'coolingDown' | 'probing' | 'recovering' | 'stopping';
 
 export function createStateOf(value: unknown): CreateState {
-  const running = (value as { running?: unknown } | null)?.running;
-  if (running === 'coolingDown' || running === 'probing') return running;
-  const steady = (running as { steady?: unknown } | undefined)?.steady;
+  const creates = ((value as { running?: unknown } | null)?.running as { creates?: unknown } | undefined)?.creates;
+  if (creates === 'coolingDown' || creates === 'probing' || creates === 'recovering') return creates;
+  const steady = (creates as { steady?: unknown } | undefined)?.steady;
   if (steady === 'creating' || steady === 'awaitingReturns') return steady;
   return 'stopping';
-}
-
-/** No create is possible: the pool is at maxConnections (counting slots asked for). */
-export function atCapacity(c: PoolContext): boolean {
-  return liveConnections(c) + c.requested >= c.config.maxConnections;
 }
 
 /**
@@ -191,16 +124,7 @@ function withFacts(context: PoolContext, event: PoolEvent): PoolContext {
   return { ...context, waiting, holdMs, createMs, oldestWaitMs };
 }
 
-function grantNeeded(context: PoolContext, phase: CreatePhase): boolean {
-  // The slot being granted is still counted in `requested`: leave it out.
-  return connectionsWanted({ ...context, requested: context.requested - 1 }, phase) > 0;
-}
-
-/** The actor's children as a list (XState types the record's values as possibly undefined). */
-export function childrenOf(self: AnyActorRef): AnyActorRef[] {
-  const children: Record<string, AnyActorRef | undefined> | undefined = self.getSnapshot().children;
-  return Object.values(children ?? {}).filter((c): c is AnyActorRef => c !== undefined);
-}
+const epochOf = (event: PoolEvent): number => ('epoch' in event ? event.epoch : -1);
 
 export const poolMachine = setup({
   types: {
@@ -215,111 +139,89 @@ export const poolMachine = setup({
     returnsWillServe: ({ context, event }) => returnsWillServe(withFacts(context, event)),
     grantNeeded: ({ context }) => grantNeeded(context, 'steady'),
     grantNeededForProbe: ({ context }) => grantNeeded(context, 'probing'),
-    aboveMin: ({ context }) => context.connecting + context.open > context.config.minConnections,
+    newFailure: ({ context, event }) => newFailureEpisode(context.epoch, epochOf(event)),
+    newFailedAttempt: ({ context, event }) =>
+      event.type === 'CONNECTION.CLOSED' && event.failedAttempt && newFailureEpisode(context.epoch, event.epoch),
     shrinks: ({ context, event }) =>
       event.type === 'CONFIGURE' && surplusConnections({ ...context, config: event.config }) > 0,
+    sweepPending: ({ context }) => context.sweepDelay < Number.POSITIVE_INFINITY,
     nothingLive: ({ context }) => liveConnections(context) === 0,
   },
   delays: {
-    probeDelay: ({ context }) => probeDelay(context.failures),
+    breakerDelay: ({ context }) => breakerDelay(context.failures, context.config.breaker),
     recheck: ({ context }) => recheckDelay(context),
+    stabilityWindow: ({ context }) => context.config.stabilityWindow,
+    sweepDelay: ({ context }) => context.sweepDelay,
   },
   actions: {
     recordDemand: assign(({ context, event }) => withFacts(context, event)),
-    requestSlots: enqueueActions(({ context, enqueue }) => {
+    // Alone (no manager above it), a pool asks nobody: its requests stay pending.
+    requestSlots: enqueueActions(({ context, enqueue, self }) => {
       const n = connectionsWanted(context, 'steady');
       enqueue.assign({ requested: context.requested + n });
+      if (!hasParent(self)) return;
       for (let i = 0; i < n; i++) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
     }),
-    requestProbe: enqueueActions(({ context, enqueue }) => {
+    requestProbe: enqueueActions(({ context, enqueue, self }) => {
       if (connectionsWanted(context, 'probing') === 0) return;
       enqueue.assign({ requested: context.requested + 1 });
-      enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
+      if (hasParent(self)) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
     }),
+    /** Effect: start the next connection's actor. The runtime provides one kept outside `children`. */
     spawnConnection: enqueueActions(({ context, enqueue }) => {
-      const id = lastSpawnedId({ ...context, nextId: context.nextId + 1 });
-      enqueue.spawnChild('connection', {
-        id,
-        input: {
-          id,
-          key: context.key,
-          maxIdleTime: context.config.maxIdleTime,
-          ttl: context.config.ttl,
-          maxAttempts: context.config.maxAttempts,
-          attemptTimeout: context.config.attemptTimeout,
-          supervised: false,
-        },
-      });
-      enqueue.assign({
-        nextId: context.nextId + 1,
-        connecting: context.connecting + 1,
-        requested: context.requested - 1,
-      });
+      const input = nextConnectionInput(context);
+      enqueue.spawnChild('connection', { id: input.id, input });
     }),
-    returnGrant: enqueueActions(({ context, enqueue }) => {
+    countSpawned: assign({
+      nextId: ({ context }) => context.nextId + 1,
+      connecting: ({ context }) => context.connecting + 1,
+      requested: ({ context }) => context.requested - 1,
+    }),
+    returnGrant: enqueueActions(({ context, enqueue, self }) => {
       enqueue.assign({ requested: context.requested - 1 });
-      enqueue.sendParent({ type: 'SLOT.RELEASE', key: context.key } satisfies PoolReport);
+      if (hasParent(self)) enqueue.sendParent({ type: 'SLOT.RELEASE', key: context.key } satisfies PoolReport);
     }),
-    releaseSlot: sendParent(({ context }): PoolReport => ({ type: 'SLOT.RELEASE', key: context.key })),
-    reportClosed: sendParent(({ context }): PoolReport => ({ type: 'POOL.CLOSED', key: context.key })),
+    releaseSlot: enqueueActions(({ context, enqueue, self }) => {
+      if (hasParent(self)) enqueue.sendParent({ type: 'SLOT.RELEASE', key: context.key } satisfies PoolReport);
+    }),
+    reportClosed: enqueueActions(({ context, enqueue, self }) => {
+      if (hasParent(self)) enqueue.sendParent({ type: 'POOL.CLOSED', key: context.key } satisfies PoolReport);
+    }),
     countReady: assign({
       connecting: ({ context }) => context.connecting - 1,
       open: ({ context }) => context.open + 1,
-      failures: 0,
     }),
-    countFailed: assign({
-      connecting: ({ context }) => context.connecting - 1,
+    countFailed: assign({ connecting: ({ context }) => context.connecting - 1 }),
+    countClosed: assign(({ context, event }) =>
+      event.type === 'CONNECTION.CLOSED' && event.opened
+        ? { open: context.open - 1 }
+        : { connecting: context.connecting - 1 },
+    ),
+    /** The breaker opens: one more failed episode, and a new episode for creates from now on. */
+    openBreaker: assign({
       failures: ({ context }) => context.failures + 1,
+      epoch: ({ context }) => context.epoch + 1,
     }),
-    countDraining: assign(({ context, event }) => {
-      const wasOpen = event.type === 'CONNECTION.DRAINING' && event.wasOpen;
-      return {
-        open: context.open - (wasOpen ? 1 : 0),
-        connecting: context.connecting - (wasOpen ? 0 : 1),
-        draining: context.draining + 1,
-      };
-    }),
-    countClosed: assign({ draining: ({ context }) => context.draining - 1 }),
+    resetFailures: assign({ failures: 0 }),
+    /** Effect: stop a connection's actor after its last report. Default: a spawned child of that id. */
     stopConnection: stopChild(({ event }) => ('id' in event ? event.id : '')),
     applyConfig: assign({ config: ({ context, event }) => (event.type === 'CONFIGURE' ? event.config : context.config) }),
-    configureConnections: enqueueActions(({ context, enqueue, self }) => {
-      for (const child of childrenOf(self)) {
-        enqueue.sendTo(child, { type: 'CONFIGURE', maxIdleTime: context.config.maxIdleTime, ttl: context.config.ttl });
-      }
+    scheduleSweep: assign({
+      sweepDelay: ({ context, event }) => (event.type === 'SWEEP.SCHEDULE' ? event.delay : context.sweepDelay),
     }),
+    /** Effect: retire what is due and answer the next sweep's delay. Default: nothing more is due. */
+    sweep: assign({ sweepDelay: Number.POSITIVE_INFINITY }),
 
-    // Effects on the ledger, provided by the runtime. Defaults: plain messaging, or nothing.
-    // They read what they need from the event: XState 5.33 mistypes parameterized actions
-    // declared beside enqueueActions in one setup(), and the event carries the id anyway.
+    // Effects on the ledger, provided by the runtime. Defaults: nothing.
+    /** Capacity changed: the runtime re-reports demand if (and only if) it now matters. */
     reportDemand: () => {},
-    /** CONNECTION.READY: hand the new connection to the oldest waiter, or park it. */
-    offerConnection: () => {},
-    /** CONNECTION.DRAINING: take the connection off the idle list so nobody gets it. */
-    unlist: () => {},
-    /** CONNECTION.CLOSED: drop the runtime's record of it. */
-    forget: () => {},
-    /** CONNECTION.FAILED: the oldest waiting acquire rejects with the factory's error. */
-    rejectOldestWaiter: () => {},
+    /** CONNECTION.FAILED: waiters hear the error (the oldest; all when it is permanent). */
+    rejectWaiters: () => {},
     rejectAllWaiters: () => {},
-    /** IDLE_EXPIRED, TTL_EXPIRED, or READY while draining: retire that connection. */
-    retire: sendTo(
-      ({ event }) => ('id' in event ? event.id : ''),
-      ({ event }) => ({ type: 'RETIRE' as const, reason: retireReason(event) }),
-    ),
-    retireSurplus: enqueueActions(({ context, enqueue, self }) => {
-      for (const child of childrenOf(self).slice(0, surplusConnections(context))) {
-        enqueue.sendTo(child, { type: 'RETIRE', reason: 'resized' });
-      }
-    }),
-    retireAll: enqueueActions(({ enqueue, self }) => {
-      for (const child of childrenOf(self)) enqueue.sendTo(child, { type: 'RETIRE', reason: 'shutdown' });
-    }),
-    forceAll: enqueueActions(({ enqueue, self }) => {
-      for (const child of childrenOf(self)) enqueue.sendTo(child, { type: 'FORCE' });
-    }),
+    retireSurplus: () => {},
+    retireAll: () => {},
+    forceAll: () => {},
     evictIdle: () => {},
-    /** User-facing events, derived from the connection report being handled. */
-    notify: () => {},
     notifyDraining: () => {},
     notifyClosed: () => {},
   },
@@ -330,94 +232,137 @@ export const poolMachine = setup({
     config: input.config,
     connecting: 0,
     open: 0,
-    draining: 0,
     requested: 0,
     waiting: 0,
     holdMs: 0,
     createMs: 0,
     oldestWaitMs: 0,
     failures: 0,
+    epoch: 0,
     nextId: 1,
+    sweepDelay: Number.POSITIVE_INFINITY,
   }),
   initial: 'running',
   states: {
     running: {
+      type: 'parallel',
       // Fill to minConnections as soon as the pool exists.
       entry: 'reportDemand',
-      initial: 'steady',
       states: {
-        steady: {
-          initial: 'creating',
+        creates: {
+          initial: 'steady',
           states: {
-            // Creates for the waiters who need one, and refills to minConnections.
-            creating: {},
-            // Waiters are queued, but lent connections will come back sooner than a new one
-            // could be created (Little's law on the reported hold and create times): no create.
-            // Once the oldest waiter has waited a create time, look again.
-            awaitingReturns: {
-              after: { recheck: { target: 'creating', actions: 'reportDemand' } },
+            steady: {
+              initial: 'creating',
+              states: {
+                // Creates for the waiters who need one, and refills to minConnections.
+                creating: {},
+                // Waiters are queued, but lent connections will come back sooner than a new one
+                // could be created (Little's law on the reported hold and create times): no
+                // create. Once the oldest waiter has waited a create time, look again.
+                awaitingReturns: {
+                  after: { recheck: { target: 'creating', actions: 'reportDemand' } },
+                },
+              },
+              on: {
+                DEMAND: [
+                  { guard: 'wantsConnections', target: '.creating', actions: ['recordDemand', 'requestSlots'] },
+                  { guard: 'returnsWillServe', target: '.awaitingReturns', actions: 'recordDemand' },
+                  { target: '.creating', actions: 'recordDemand' },
+                ],
+                'SLOT.GRANTED': [
+                  { guard: 'grantNeeded', actions: ['spawnConnection', 'countSpawned'] },
+                  { actions: 'returnGrant' },
+                ],
+                'CONNECTION.READY': { actions: 'countReady' },
+              },
+            },
+            // The breaker is open: no create until the delay expires. Waiters wait for a
+            // returned connection, the probe that follows, or their timeout.
+            coolingDown: {
+              after: { breakerDelay: { target: 'probing', actions: 'reportDemand' } },
+              on: {
+                DEMAND: { actions: 'recordDemand' },
+                'SLOT.GRANTED': { actions: 'returnGrant' },
+                // A create from before the breaker opened made it: the server answers again.
+                'CONNECTION.READY': { target: 'recovering', actions: ['countReady', 'reportDemand'] },
+              },
+            },
+            // One create at a time (for the oldest waiter, or to refill).
+            probing: {
+              on: {
+                DEMAND: [{ guard: 'wantsProbe', actions: ['recordDemand', 'requestProbe'] }, { actions: 'recordDemand' }],
+                'SLOT.GRANTED': [
+                  { guard: 'grantNeededForProbe', actions: ['spawnConnection', 'countSpawned'] },
+                  { actions: 'returnGrant' },
+                ],
+                'CONNECTION.READY': { target: 'recovering', actions: ['countReady', 'reportDemand'] },
+              },
+            },
+            // The probe succeeded: creates go through again, but the failure count stands until
+            // the pool has stayed healthy for the stability window (a server that accepts and
+            // closes at once must keep backing off, not start over every time).
+            recovering: {
+              after: { stabilityWindow: { target: 'steady', actions: 'resetFailures' } },
+              on: {
+                DEMAND: [
+                  { guard: 'wantsConnections', actions: ['recordDemand', 'requestSlots'] },
+                  { actions: 'recordDemand' },
+                ],
+                'SLOT.GRANTED': [
+                  { guard: 'grantNeeded', actions: ['spawnConnection', 'countSpawned'] },
+                  { actions: 'returnGrant' },
+                ],
+                'CONNECTION.READY': { actions: 'countReady' },
+              },
             },
           },
           on: {
-            DEMAND: [
-              { guard: 'wantsConnections', target: '.creating', actions: ['recordDemand', 'requestSlots'] },
-              { guard: 'returnsWillServe', target: '.awaitingReturns', actions: 'recordDemand' },
-              { target: '.creating', actions: 'recordDemand' },
+            'CONNECTION.FAILED': [
+              {
+                guard: 'newFailure',
+                target: '.coolingDown',
+                actions: ['countFailed', 'openBreaker', 'stopConnection', 'releaseSlot', 'rejectWaiters'],
+              },
+              // Part of an episode already counted: the breaker is open or was reopened since.
+              { actions: ['countFailed', 'stopConnection', 'releaseSlot', 'rejectWaiters', 'reportDemand'] },
             ],
-            'SLOT.GRANTED': [{ guard: 'grantNeeded', actions: 'spawnConnection' }, { actions: 'returnGrant' }],
+            'CONNECTION.CLOSED': [
+              // Closed within its stability window: its create failed after all.
+              {
+                guard: 'newFailedAttempt',
+                target: '.coolingDown',
+                actions: ['countClosed', 'openBreaker', 'stopConnection', 'releaseSlot'],
+              },
+              { actions: ['countClosed', 'stopConnection', 'releaseSlot', 'reportDemand'] },
+            ],
           },
         },
-        // A create failed: no new create until the backoff expires (a circuit breaker, per key).
-        // Waiters wait, for a returned connection, for the probe that follows, or their timeout.
-        coolingDown: {
-          after: { probeDelay: { target: 'probing', actions: 'reportDemand' } },
-          on: {
-            DEMAND: { actions: 'recordDemand' },
-            'SLOT.GRANTED': { actions: 'returnGrant' },
-          },
-        },
-        // One create at a time (for the oldest waiter, or to refill): its success closes the
-        // breaker, its failure backs off longer.
-        probing: {
-          on: {
-            DEMAND: [{ guard: 'wantsProbe', actions: ['recordDemand', 'requestProbe'] }, { actions: 'recordDemand' }],
-            'SLOT.GRANTED': [{ guard: 'grantNeededForProbe', actions: 'spawnConnection' }, { actions: 'returnGrant' }],
+        housekeeping: {
+          initial: 'idle',
+          states: {
+            // No connection has a deadline.
+            idle: {
+              on: { 'SWEEP.SCHEDULE': { target: 'scheduled', actions: 'scheduleSweep' } },
+            },
+            scheduled: {
+              after: { sweepDelay: 'sweeping' },
+              on: {
+                // An earlier deadline: re-arm the one timer for it.
+                'SWEEP.SCHEDULE': { target: 'scheduled', reenter: true, actions: 'scheduleSweep' },
+              },
+            },
+            sweeping: {
+              entry: 'sweep',
+              always: [{ guard: 'sweepPending', target: 'scheduled' }, { target: 'idle' }],
+            },
           },
         },
       },
       on: {
-        'CONNECTION.READY': {
-          // A success ends any backoff.
-          target: '.steady',
-          actions: ['countReady', 'offerConnection', 'notify', 'reportDemand'],
-        },
-        'CONNECTION.FAILED': {
-          // Targeting the child from here restarts coolingDown's timer on every failure.
-          target: '.coolingDown',
-          actions: ['countFailed', 'stopConnection', 'releaseSlot', 'rejectOldestWaiter', 'notify'],
-        },
-        'CONNECTION.DRAINING': {
-          actions: ['countDraining', 'unlist', 'notify', 'reportDemand'],
-        },
-        // Attempts and retries of a create: counted as one connecting connection throughout.
-        'CONNECTION.CONNECTING': { actions: 'notify' },
-        'CONNECTION.BACKOFF': { actions: 'notify' },
-        'CONNECTION.CLOSED': {
-          actions: ['countClosed', 'forget', 'stopConnection', 'releaseSlot', 'notify', 'reportDemand'],
-        },
-        'CONNECTION.IDLE_EXPIRED': {
-          guard: 'aboveMin',
-          actions: ['retire', 'notify'],
-        },
-        'CONNECTION.TTL_EXPIRED': {
-          actions: ['retire', 'notify'],
-        },
         CONFIGURE: [
-          {
-            guard: 'shrinks',
-            actions: ['applyConfig', 'configureConnections', 'retireSurplus', 'reportDemand'],
-          },
-          { actions: ['applyConfig', 'configureConnections', 'reportDemand'] },
+          { guard: 'shrinks', actions: ['applyConfig', 'retireSurplus', 'reportDemand'] },
+          { actions: ['applyConfig', 'reportDemand'] },
         ],
         EVICT: { actions: 'evictIdle' },
         SHUTDOWN: { target: 'draining' },
@@ -427,21 +372,10 @@ export const poolMachine = setup({
       entry: ['rejectAllWaiters', 'retireAll', 'notifyDraining'],
       always: { guard: 'nothingLive', target: 'closed' },
       on: {
-        // A create that landed just before the shutdown reached it.
-        'CONNECTION.READY': {
-          actions: ['countReady', 'retire'],
-        },
-        'CONNECTION.FAILED': {
-          actions: ['countFailed', 'stopConnection', 'releaseSlot', 'notify'],
-        },
-        'CONNECTION.DRAINING': {
-          actions: ['countDraining', 'unlist', 'notify'],
-        },
-        'CONNECTION.CONNECTING': { actions: 'notify' },
-        'CONNECTION.BACKOFF': { actions: 'notify' },
-        'CONNECTION.CLOSED': {
-          actions: ['countClosed', 'forget', 'stopConnection', 'releaseSlot', 'notify'],
-        },
+        // A create that landed just before the shutdown reached it (it was retired with the rest).
+        'CONNECTION.READY': { actions: 'countReady' },
+        'CONNECTION.FAILED': { actions: ['countFailed', 'stopConnection', 'releaseSlot'] },
+        'CONNECTION.CLOSED': { actions: ['countClosed', 'stopConnection', 'releaseSlot'] },
         'SLOT.GRANTED': { actions: 'returnGrant' },
         FORCE: { actions: 'forceAll' },
       },

@@ -4,10 +4,11 @@
  * server. The links' lifecycles (attempts, backoff, reconnection) are the connection machine's.
  */
 import { ConfigurationError, ConnectionError, ShutdownError, type ConnectOutcome } from './errors.js';
-import { DEFAULT_CONNECT_TIMEOUT, readRetryPolicy, RetryStrategy, type RetryPolicy } from './retry.js';
+import { DEFAULT_CONNECT_TIMEOUT, readRetryPolicy, RetryStrategy } from './retry.js';
 import type { ManagerRuntime } from './runtime.js';
-import { describe, TimeAmount, type Duration } from './time.js';
+import { checkDuration, describe, TimeAmount, type Duration } from './time.js';
 import type { Connection } from './transport/connection.js';
+import { LINK_STABILITY_WINDOW, type LinkPolicy } from './links.js';
 import { validateServers, type ServerLocation } from './transport/server.js';
 
 export interface ConnectOptions {
@@ -17,6 +18,12 @@ export interface ConnectOptions {
   maxReconnectionAttempts?: number;
   /** Bound on each attempt, TCP connect and TLS handshake included. Default 10 s. */
   timeout?: Duration;
+  /**
+   * A connection that drops sooner than this after connecting did not really connect (a server
+   * that accepts and closes at once): the drop counts as its attempt failing, and it backs off
+   * per the strategy instead of reconnecting at once with a fresh budget. Default 1 s.
+   */
+  stabilityWindow?: Duration;
 }
 
 export interface ParallelConnectOptions extends ConnectOptions {
@@ -29,11 +36,11 @@ export type ServerOutcome = ConnectOutcome<Connection, ServerLocation>;
 /** The default strategy of connect(): the seed's `.exponential(initialDelay: .seconds(1))`. */
 export const DEFAULT_CONNECT_STRATEGY = RetryStrategy.exponential({ initialDelay: TimeAmount.seconds(1) });
 
-const CONNECT_FIELDS = new Set(['retryStrategy', 'maxReconnectionAttempts', 'timeout']);
+const CONNECT_FIELDS = new Set(['retryStrategy', 'maxReconnectionAttempts', 'timeout', 'stabilityWindow']);
 const PARALLEL_FIELDS = new Set([...CONNECT_FIELDS, 'maxConcurrentConnections']);
 
 /** Validates connect()'s options (before any socket opens) into the links' retry policy. */
-export function connectPolicy(options: unknown, fields = CONNECT_FIELDS): RetryPolicy {
+export function connectPolicy(options: unknown, fields = CONNECT_FIELDS): LinkPolicy {
   if (options === undefined) options = {};
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
@@ -41,7 +48,10 @@ export function connectPolicy(options: unknown, fields = CONNECT_FIELDS): RetryP
   for (const name of Object.keys(options)) {
     if (!fields.has(name)) throw new ConfigurationError(`options.${name}`, 'is not a connect option');
   }
-  return readRetryPolicy(options, 'options', { strategy: DEFAULT_CONNECT_STRATEGY, attemptTimeout: DEFAULT_CONNECT_TIMEOUT });
+  const retry = readRetryPolicy(options, 'options', { strategy: DEFAULT_CONNECT_STRATEGY, attemptTimeout: DEFAULT_CONNECT_TIMEOUT });
+  const window = (options as { stabilityWindow?: unknown }).stabilityWindow ?? LINK_STABILITY_WINDOW;
+  const stabilityWindow = checkDuration('options.stabilityWindow', window);
+  return { ...retry, stabilityWindow };
 }
 
 function checked(runtime: ManagerRuntime, servers: readonly ServerLocation[]): void {
@@ -108,7 +118,7 @@ export async function connectConcurrently(
   }
 }
 
-async function outcome(runtime: ManagerRuntime, server: ServerLocation, policy: RetryPolicy): Promise<ServerOutcome> {
+async function outcome(runtime: ManagerRuntime, server: ServerLocation, policy: LinkPolicy): Promise<ServerOutcome> {
   try {
     return { server, status: 'connected', connection: await runtime.links.open(server, policy) };
   } catch (error) {

@@ -14,8 +14,8 @@ export class ConnectionManagerError extends Error {
 /** Bad input: names the offending field (`field`) or call. Thrown before any work starts. */
 export class ConfigurationError extends ConnectionManagerError {
   readonly field: string;
-  constructor(field: string, message: string) {
-    super('ERR_CONFIGURATION', `${field}: ${message}`);
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIGURATION', `${field}: ${message}`, options);
     this.field = field;
   }
 }
@@ -37,14 +37,47 @@ export class AbortError extends ConnectionManagerError {
 }
 
 /**
- * A connection was returned to a pool that did not lend it out, or returned twice.
+ * A connection was given back to a pool that did not lend it out, or given back twice (by
+ * `call`: `returnConnection`, `destroyConnection`, `release`, a lease's `release()`, ...).
  * Nothing in the pool changes when this is thrown.
  */
 export class InvalidReturnError extends ConnectionManagerError {
   readonly key: string;
-  constructor(key: string, message: string) {
-    super('ERR_INVALID_RETURN', `returnConnection('${key}'): ${message}`);
+  constructor(call: string, key: string, message: string) {
+    super('ERR_INVALID_RETURN', `${call}('${key}'): ${message}`);
     this.key = key;
+  }
+}
+
+/**
+ * An acquire got no connection within `acquireTimeout`. Thrown by the Pool handle's methods,
+ * and by `acquireConnection` for a key configured with `rejectOnTimeout: true` (it resolves
+ * `null` otherwise, the seed's contract). `cause` is the key's last create error since its last
+ * successful create, if any: "the database is down" reads differently from "the pool is busy".
+ */
+export class AcquireTimeoutError extends ConnectionManagerError {
+  readonly key: string;
+  /** How long the acquire waited (ms). */
+  readonly waitedMs: number;
+  /** The key's statistics when it timed out. */
+  readonly stats: Readonly<Record<string, number | string>>;
+  constructor(key: string, waitedMs: number, stats: Readonly<Record<string, number | string>>, cause: unknown) {
+    const why = cause === undefined ? 'every connection stayed busy' : `the last create failed: ${messageOf(cause)}`;
+    super('ERR_ACQUIRE_TIMEOUT', `acquire('${key}') timed out after ${Math.round(waitedMs)} ms (${why})`, { cause });
+    this.key = key;
+    this.waitedMs = waitedMs;
+    this.stats = stats;
+  }
+}
+
+/** The key's wait queue is full (`maxWaiting`): the acquire is refused at once. */
+export class PoolFullError extends ConnectionManagerError {
+  readonly key: string;
+  readonly maxWaiting: number;
+  constructor(key: string, maxWaiting: number) {
+    super('ERR_POOL_FULL', `acquire('${key}'): ${maxWaiting} acquires are already waiting (maxWaiting)`);
+    this.key = key;
+    this.maxWaiting = maxWaiting;
   }
 }
 

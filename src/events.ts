@@ -29,8 +29,13 @@ export type ManagerEvents = {
   'pool:acquired': ConnectionEventBase & { fromIdle: boolean; waitedMs: number };
   /** A connection came back. Emitted only while listened to. */
   'pool:released': ConnectionEventBase;
-  /** An acquire resolved `null`: nothing became available within acquireTimeout. */
-  'pool:timeout': { key: string; waitedMs: number };
+  /**
+   * An acquire got no connection within acquireTimeout. `lastError`: the key's last create error
+   * since its last successful create, if any (the database is down, not just busy).
+   */
+  'pool:timeout': { key: string; waitedMs: number; lastError: unknown };
+  /** A lease was held longer than `leakDetectionThreshold` (reported once per lease). `stack`: where it was acquired. */
+  'pool:leak': ConnectionEventBase & { heldMs: number; stack: string };
   /** An acquire rejected: the factory failed, it was aborted, or shutdown began. */
   'pool:rejected': { key: string; error: Error };
   'pool:draining': { key: string };

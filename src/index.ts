@@ -7,15 +7,24 @@ export { ConnectionCache, type AcquireOptions } from './connection-cache.js';
 export {
   ConnectionPoolConfiguration,
   defaultCacheConfiguration,
+  defaultPoolSettings,
+  DEFAULT_CREATE_TIMEOUT,
+  MAX_COUNT,
+  type BreakerSettings,
+  type BrokenPredicate,
   type CacheConfiguration,
   type CacheMetrics,
   type DestroyFunction,
   type PoolOptions,
   type PoolSettings,
+  type ValidateFunction,
 } from './config.js';
+export { Pool, Lease, connectionBroke, type LeaseOptions, type ServerPool } from './pool-handle.js';
 export { TimeAmount, type Duration } from './time.js';
 export {
   AbortError,
+  AcquireTimeoutError,
+  PoolFullError,
   ConfigurationError,
   ConnectionError,
   ConnectionManagerError,
@@ -25,7 +34,8 @@ export {
   type ConnectOutcome,
 } from './errors.js';
 export type { ManagerEmitter, ManagerEventName, ManagerEvents, NetworkEventDelegate } from './events.js';
-export type { ConnectionFactory, PoolStats } from './pool/keyed-pool.js';
+export type { ConnectionFactory } from './pool/keyed-pool.js';
+export type { PoolStats } from './pool/pool-stats.js';
 export { DEFAULT_CONNECT_STRATEGY, type ConnectOptions, type ParallelConnectOptions, type ServerOutcome } from './connect.js';
 export {
   DEFAULT_CONNECT_TIMEOUT,
@@ -55,6 +65,6 @@ export {
   CONNECTION_CLOSED,
 } from './transport/errors.js';
 export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
-export { AttemptTimeoutError } from '../machines/connection.machine.js';
+export { AttemptTimeoutError, CreateAbandonedError, ValidationTimeoutError } from '../machines/connection.machine.js';
 export { systemClock, type Clock } from './clock.js';
 export type { CloseReason } from '../machines/connection.machine.js';

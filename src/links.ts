@@ -1,25 +1,41 @@
 /**
  * Links: the connections `connect()` and `connectParallel()` open. Each is a connection actor
- * (supervised: it reconnects on a drop, following its retry strategy) spawned by the manager
- * machine, and one `Connection` object that its holder keeps across reconnects. This module
- * holds their effects (open a socket, attach it, close it) and settles connect()'s promises
- * from the actor's reports. The lifecycle itself is machines/connection.machine.ts.
+ * (supervised: it reconnects on a drop, following its retry strategy) under the manager, and
+ * one `Connection` object that its holder keeps across reconnects. This module holds their
+ * effects (open a socket, attach it, close it, watch it) and settles connect()'s promises from
+ * the actor's reports. The lifecycle itself is machines/connection.machine.ts.
  */
-import type { AnyActorRef } from 'xstate';
-import type { ConnectionReport } from '../machines/connection.machine.js';
-import type { KeepAlive } from './clock.js';
-import type { EventHub } from './events.js';
-import { emitConnectionReport } from './reports.js';
-import { retryDelay, type RetryPolicy } from './retry.js';
+import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import type { ConnectionInput, ConnectionReport } from '../machines/connection.machine.js';
+import { linkId } from '../machines/ids.js';
+import type { Clock, KeepAlive } from './clock.js';
+import type { RetryPolicy } from './retry.js';
 import { openSocket } from './transport/connect.js';
 import { Connection } from './transport/connection.js';
 import type { ServerLocation } from './transport/server.js';
+import { NO_RETRY } from './retry.js';
+import { DESTROY_TIMEOUT_MS } from '../machines/connection.machine.js';
+
+/** A link's drop sooner than this after connecting (ms) counts as its attempt failing (default). */
+export const LINK_STABILITY_WINDOW = 1_000;
+
+/** How a link retries, and how soon a drop means its attempt failed. */
+export interface LinkPolicy extends RetryPolicy {
+  stabilityWindow: number;
+}
 
 interface Link {
   readonly id: string;
   readonly server: ServerLocation;
   readonly retry: RetryPolicy;
+  actor: AnyActorRef | undefined;
   connection: Connection | undefined;
+  /** Clock time (ms) the current socket connected. */
+  connectedAt: number;
+  /** It has been connected before (the next connect is a reconnect). */
+  everConnected: boolean;
+  /** The attempt in flight, if any. */
+  attempt: AbortController | undefined;
   /** connect()'s promise for this server, until the first connection or the final failure. */
   settle: { resolve(connection: Connection): void; reject(error: unknown): void } | undefined;
   /** Held while it reconnects in the background, so the process waits for it. */
@@ -27,17 +43,20 @@ interface Link {
 }
 
 export interface LinkHost {
-  readonly events: EventHub;
+  readonly clock: Clock;
   readonly keepAlive: KeepAlive;
-  /** The link's actor, while it runs. */
-  actorOf(id: string): AnyActorRef | undefined;
-  /** Asks the manager machine to spawn the link's actor. */
-  spawn(id: string, key: string, retry: RetryPolicy): void;
+  /** Asks the manager machine to open the link's actor (LINK.OPEN). */
+  open(input: ConnectionInput): void;
 }
+
+const DESTROYED = { type: 'DESTROYED' } as const;
 
 export class LinkRegistry {
   private readonly links = new Map<string, Link>();
+  /** The links' running actors (kept until the manager stops them, after the link's last report). */
+  private readonly linkActors = new Map<string, AnyActorRef>();
   private seq = 0;
+  private logic: AnyStateMachine | undefined;
 
   constructor(private readonly host: LinkHost) {}
 
@@ -45,88 +64,170 @@ export class LinkRegistry {
     return this.links.size;
   }
 
+  /** The connection machine with the links' effects (set once by the runtime). */
+  useLogic(logic: AnyStateMachine): void {
+    this.logic = logic;
+  }
+
+  /** Every link actor still running (for shutdown, force, and a manager stopped outright). */
+  runningActors(): IterableIterator<AnyActorRef> {
+    return this.linkActors.values();
+  }
+
   /** Open connections held by links. */
   *connections(): IterableIterator<Connection> {
     for (const link of this.links.values()) if (link.connection !== undefined && !link.connection.closed) yield link.connection;
   }
 
-  /** The links' actors that are running. */
+  /** The links' actors that run. */
   *actors(): IterableIterator<{ ref: AnyActorRef; key: string }> {
-    for (const link of this.links.values()) {
-      const ref = this.host.actorOf(link.id);
-      if (ref !== undefined) yield { ref, key: link.server.cacheKey };
-    }
+    for (const [id, ref] of this.linkActors) yield { ref, key: this.links.get(id)?.server.cacheKey ?? '' };
   }
 
-  /** Spawns a link for `server`; resolves with its Connection once connected, or rejects with the last error. */
-  open(server: ServerLocation, retry: RetryPolicy): Promise<Connection> {
-    const id = `${server.cacheKey}@${++this.seq}`;
+  /** Opens a link to `server`; resolves with its Connection once connected, or rejects with the last error. */
+  open(server: ServerLocation, retry: LinkPolicy): Promise<Connection> {
+    const id = linkId(server.cacheKey, ++this.seq);
     return new Promise<Connection>((resolve, reject) => {
-      this.links.set(id, { id, server, retry, connection: undefined, settle: { resolve, reject }, release: undefined });
-      this.host.spawn(id, server.cacheKey, retry);
+      this.links.set(id, {
+        id,
+        server,
+        retry,
+        actor: undefined,
+        connection: undefined,
+        connectedAt: 0,
+        everConnected: false,
+        attempt: undefined,
+        settle: { resolve, reject },
+        release: undefined,
+      });
+      this.host.open({
+        id,
+        key: server.cacheKey,
+        maxAttempts: retry.maxAttempts,
+        attemptTimeout: retry.attemptTimeout,
+        supervised: true,
+        epoch: 0,
+        stabilityWindow: retry.stabilityWindow,
+        validationTimeout: Number.POSITIVE_INFINITY,
+        destroyTimeout: DESTROY_TIMEOUT_MS,
+      });
     });
+  }
+
+  /** Manager effect `openLink`: start the link's actor under the manager. */
+  startActor(input: ConnectionInput, manager: AnyActorRef): void {
+    const link = this.links.get(input.id);
+    if (link === undefined || this.logic === undefined) return;
+    link.actor = createActor(this.logic, { parent: manager, id: input.id, input });
+    this.linkActors.set(input.id, link.actor);
+    link.actor.start();
+  }
+
+  /** Manager effect `stopLink`: the link's actor has reported its end. */
+  takeActor(id: string): AnyActorRef | undefined {
+    const actor = this.linkActors.get(id);
+    this.linkActors.delete(id);
+    return actor;
+  }
+
+  policy(id: string): RetryPolicy {
+    return this.links.get(id)?.retry ?? NO_RETRY;
+  }
+
+  wasConnected(id: string): boolean {
+    return this.links.get(id)?.everConnected ?? false;
   }
 
   // --- effects of the link's connection actor ---------------------------------------------
 
-  /** `create`: one attempt. The first socket becomes the link's Connection; later ones are attached to it. */
-  async create(id: string, signal: AbortSignal): Promise<void> {
+  /** `startCreate`: one attempt. The first socket becomes the link's Connection; later ones are attached to it. */
+  startCreate(id: string, actor: AnyActorRef): void {
     const link = this.links.get(id);
-    if (link === undefined) throw new Error(`no link '${id}'`);
-    // The machine bounds the attempt (`attemptTimeout`); leaving the state aborts `signal`.
-    const socket = await openSocket(link.server, { timeout: Number.POSITIVE_INFINITY, signal });
-    if (signal.aborted) {
+    if (link === undefined) return;
+    const attempt = new AbortController();
+    link.attempt = attempt;
+    void this.connect(link, actor, attempt);
+  }
+
+  endCreate(id: string): void {
+    const link = this.links.get(id);
+    const attempt = link?.attempt;
+    if (link === undefined || attempt === undefined) return;
+    link.attempt = undefined;
+    attempt.abort(new Error('connection attempt abandoned'));
+  }
+
+  private async connect(link: Link, actor: AnyActorRef, attempt: AbortController): Promise<void> {
+    let socket: Awaited<ReturnType<typeof openSocket>>;
+    try {
+      // The machine bounds the attempt (`attemptTimeout`); leaving the state aborts the signal.
+      socket = await openSocket(link.server, { timeout: Number.POSITIVE_INFINITY, signal: attempt.signal });
+    } catch (error) {
+      if (link.attempt !== attempt) return;
+      link.attempt = undefined;
+      actor.send({ type: 'CREATE_FAILED', error });
+      return;
+    }
+    if (link.attempt !== attempt) {
       socket.destroy();
       return;
     }
+    link.attempt = undefined;
     if (link.connection === undefined) {
-      const connection = new Connection(socket, link.server, { id, supervised: true });
+      const connection = new Connection(socket, link.server, { id: link.id, supervised: true });
       link.connection = connection;
       // Its holder closing it ends the link: no more reconnecting.
-      connection.on('close', () => this.host.actorOf(id)?.send({ type: 'RETIRE', reason: 'closed' }));
+      connection.on('close', () => link.actor?.send({ type: 'RETIRE', reason: 'closed' }));
+      connection.on('disconnected', (event) => {
+        const openMs = this.host.clock.now() - link.connectedAt;
+        link.actor?.send({ type: 'DROPPED', error: event.error, openMs });
+      });
     } else {
       try {
         link.connection.attach(socket);
       } catch (error) {
         // The socket died between connecting and attaching: this attempt failed.
         socket.destroy();
-        throw error;
+        actor.send({ type: 'CREATE_FAILED', error });
+        return;
       }
     }
+    link.connectedAt = this.host.clock.now();
+    // Held by its caller, not lent by a pool: the machine's `open.idle` (retiring it closes it at once).
+    actor.send({ type: 'CREATED', lent: false });
   }
 
-  /** `destroy`: close the Connection for good. */
-  async destroy(id: string): Promise<void> {
-    await this.links.get(id)?.connection?.close();
-  }
-
-  /** `watch`: the socket dropped (the Connection stays, disconnected, for the reconnect). */
-  watch(id: string, report: (error: unknown) => void): () => void {
+  /** `startDestroy`: close the Connection for good. */
+  startDestroy(id: string, actor: AnyActorRef): void {
     const connection = this.links.get(id)?.connection;
-    if (connection === undefined) return () => {};
-    return connection.on('disconnected', (event) => report(event.error));
+    if (connection === undefined) {
+      actor.send(DESTROYED);
+      return;
+    }
+    connection.close().then(
+      () => actor.send(DESTROYED),
+      (error: unknown) => actor.send({ type: 'DESTROYED', error }),
+    );
   }
 
-  /** `computeRetry`: the link's strategy answers for a failed attempt. */
-  retryDelay(id: string, attempt: number, maxAttempts: number, error: unknown): number | null {
+  /** The link lost its socket and reconnects: hold the process open meanwhile. */
+  disconnected(id: string): void {
     const link = this.links.get(id);
-    return link === undefined ? null : retryDelay(link.retry, attempt, maxAttempts, error);
+    if (link !== undefined) link.release ??= this.host.keepAlive.hold();
   }
 
-  /** Manager action `linkReport`: settle connect(), keep the process alive while reconnecting, emit events. */
+  /** Manager action `linkReport`: settle connect(), stop holding the process, forget ended links. */
   report(report: ConnectionReport): void {
     const link = this.links.get(report.id);
     if (link === undefined) return;
     switch (report.type) {
       case 'CONNECTION.READY':
         this.stopHolding(link);
+        link.everConnected = true;
         if (link.connection !== undefined) {
           link.settle?.resolve(link.connection);
           link.settle = undefined;
         }
-        break;
-      case 'CONNECTION.DISCONNECTED':
-        link.release ??= this.host.keepAlive.hold();
         break;
       case 'CONNECTION.FAILED':
         this.stopHolding(link);
@@ -145,7 +246,6 @@ export class LinkRegistry {
       default:
         break;
     }
-    emitConnectionReport(this.host.events, link.server.cacheKey, report);
   }
 
   private stopHolding(link: Link): void {

@@ -3,8 +3,12 @@ import type { ManagerMachine } from '../machines/manager.machine.js';
 import { systemClock, type Clock } from './clock.js';
 import { normalizeCacheConfiguration, type CacheConfiguration } from './config.js';
 import { connectConcurrently, connectInOrder, type ConnectOptions, type ParallelConnectOptions, type ServerOutcome } from './connect.js';
-import { ConnectionCache } from './connection-cache.js';
+import { ConnectionCache, preparePool } from './connection-cache.js';
+import type { PoolOptions } from './config.js';
 import { ConfigurationError } from './errors.js';
+import { readOptions } from './options.js';
+import type { ConnectionFactory } from './pool/keyed-pool.js';
+import { Pool } from './pool-handle.js';
 import type { ManagerEmitter, NetworkEventDelegate } from './events.js';
 import type { Connection } from './transport/connection.js';
 import type { ServerLocation } from './transport/server.js';
@@ -33,6 +37,17 @@ export interface ShutdownOptions {
 }
 
 const OPTION_FIELDS = new Set(['inspect', 'cache', 'clock']);
+const SHUTDOWN_FIELDS = new Set(['timeout']);
+
+function checkClock(clock: unknown): Clock {
+  for (const method of ['now', 'setTimeout', 'clearTimeout'] as const) {
+    const fn = clock !== null && typeof clock === 'object' ? (clock as Record<string, unknown>)[method] : undefined;
+    if (typeof fn !== 'function') {
+      throw new ConfigurationError(`options.clock.${method}`, `must be a function (a Clock has now(), setTimeout() and clearTimeout()), got ${describe(fn)}`);
+    }
+  }
+  return clock as Clock;
+}
 
 /**
  * The entry point: keyed connection pools (`connectionCache`), typed events (`events`) and a
@@ -47,17 +62,13 @@ export class ConnectionManager implements AsyncDisposable {
   private shutdown: Promise<void> | undefined;
 
   constructor(options: ConnectionManagerOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
+    const o = readOptions(options, 'options', OPTION_FIELDS, 'manager options') as ConnectionManagerOptions;
+    if (o.inspect !== undefined && (o.inspect === null || (typeof o.inspect !== 'function' && typeof o.inspect !== 'object'))) {
+      throw new ConfigurationError('options.inspect', `must be an inspection observer, got ${describe(o.inspect)}`);
     }
-    for (const name of Object.keys(options)) {
-      if (!OPTION_FIELDS.has(name)) throw new ConfigurationError(`options.${name}`, 'is not a manager option');
-    }
-    if (options.inspect !== undefined && typeof options.inspect !== 'function' && typeof options.inspect !== 'object') {
-      throw new ConfigurationError('options.inspect', `must be an inspection observer, got ${describe(options.inspect)}`);
-    }
-    const cache = normalizeCacheConfiguration(options.cache);
-    this.runtime = new ManagerRuntime(cache, options.clock ?? systemClock, options.inspect);
+    const cache = normalizeCacheConfiguration(o.cache);
+    const clock = o.clock === undefined ? systemClock : checkClock(o.clock);
+    this.runtime = new ManagerRuntime(cache, clock, o.inspect);
     registerRuntime(this, this.runtime);
     this.connectionCache = new ConnectionCache(this.runtime);
     this.events = this.runtime.events.emitter;
@@ -81,6 +92,18 @@ export class ConnectionManager implements AsyncDisposable {
       throw new ConfigurationError('delegate', `must be an object, got ${describe(delegate)}`);
     }
     this.runtime.events.delegate = delegate;
+  }
+
+  /**
+   * The pool of `key`, as a handle that owns its settings and lends through leases (the
+   * recommended API; see docs/connection-pooling.md). Creates the key's pool on first use;
+   * later calls return a handle to the same pool and may change its options. For a key
+   * registered by `connect()`, omit the factory: the pool holds `Connection`s to that server.
+   */
+  pool(key: string, config?: PoolOptions<Connection>): Pool<Connection>;
+  pool<T extends object>(key: string, config: PoolOptions<T> | undefined, factory: ConnectionFactory<T>): Pool<T>;
+  pool<T extends object>(key: string, config?: PoolOptions<T>, factory?: ConnectionFactory<T>): Pool<T> {
+    return new Pool<T>(this.runtime, preparePool(this.runtime, key, config, factory, { byHandle: true }));
   }
 
   /**
@@ -116,13 +139,14 @@ export class ConnectionManager implements AsyncDisposable {
    * Calling it again returns the same promise.
    */
   gracefulShutdown(options: ShutdownOptions = {}): Promise<void> {
-    if (this.shutdown !== undefined) return this.shutdown;
     let timeout: number;
     try {
-      timeout = checkDuration('timeout', options.timeout ?? 10_000, { allowInfinity: true });
+      const o = readOptions(options, 'options', SHUTDOWN_FIELDS, 'shutdown options');
+      timeout = checkDuration('options.timeout', o.timeout ?? 10_000, { allowInfinity: true });
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.shutdown !== undefined) return this.shutdown;
     const actor = this.runtime.actor;
     const release = this.runtime.keepAlive.hold();
     this.shutdown = new Promise<void>((resolve, reject) => {

@@ -1,12 +1,20 @@
 /**
- * One manager's internals: the root actor, the registry of keyed pools, the clock and the
- * event hub. Shared by ConnectionManager (lifecycle), ConnectionCache (the pool API) and the
- * machines' effects. Not exported from the package.
+ * One manager's internals: the root actor, the registry of keyed pools, the servers connect()
+ * registered, the links, the clock and the event hub. Shared by ConnectionManager (lifecycle),
+ * ConnectionCache and the Pool handles (the pool API) and the machines' effects. Not exported
+ * from the package.
+ *
+ * Pools and links are actors under the manager, created with `createActor(logic, { parent })`
+ * and kept here rather than in the manager's `children` record (which XState copies on every
+ * spawn and stop: ten thousand keys made that quadratic). So this runtime also stops them if
+ * the manager actor is stopped outright, as XState would stop its children.
  */
-import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { poolId, type ManagerMachine } from '../machines/manager.machine.js';
+import { createActor, type Actor, type AnyActorRef, type AnyStateMachine, type InspectionEvent, type Observer } from 'xstate';
+import { poolId } from '../machines/ids.js';
+import type { ManagerMachine } from '../machines/manager.machine.js';
+import type { PoolConfig } from '../machines/pool.decisions.js';
 import { KeepAlive, type Clock } from './clock.js';
-import type { CacheConfiguration, PoolSettings } from './config.js';
+import { DEFAULT_POOL_RETRY, type CacheConfiguration, type PoolSpec } from './config.js';
 import { EventHub } from './events.js';
 import type { ActorNode } from './introspection.js';
 import { LinkRegistry } from './links.js';
@@ -15,6 +23,7 @@ import { KeyedPool, type PoolHost } from './pool/keyed-pool.js';
 import type { RetryPolicy } from './retry.js';
 import { openConnection } from './transport/connection.js';
 import type { ServerLocation } from './transport/server.js';
+import { indexScheduler, stopActor } from './xstate-internals.js';
 
 /** A server connect() registered under its cacheKey: its pool opens connections to it. */
 export interface ServerRegistration {
@@ -31,6 +40,10 @@ export class ManagerRuntime implements PoolHost {
   readonly keepAlive = new KeepAlive();
   readonly links: LinkRegistry;
   readonly actor: Actor<ManagerMachine>;
+  readonly connectionLogic: AnyStateMachine;
+  private readonly poolLogic: AnyStateMachine;
+  /** Which pool holds each pooled resource (for returns, and to refuse pooling one twice). */
+  private readonly pooled = new WeakMap<object, KeyedPool>();
   private ticks = 0;
 
   constructor(
@@ -39,30 +52,35 @@ export class ManagerRuntime implements PoolHost {
     inspect: InspectOption | undefined,
   ) {
     this.links = new LinkRegistry({
-      events: this.events,
+      clock,
       keepAlive: this.keepAlive,
-      actorOf: (id) => this.actor.getSnapshot().children[id],
-      spawn: (id, key, retry) =>
-        this.actor.send({ type: 'LINK.OPEN', id, key, maxAttempts: retry.maxAttempts, attemptTimeout: retry.attemptTimeout }),
+      open: (input) => this.actor.send({ type: 'LINK.OPEN', input }),
     });
-    const machine = provideMachines({
+    const machines = provideMachines({
+      events: this.events,
       pool: (key) => this.pools.get(key),
       links: this.links,
+      openPoolActor: (key, config, manager) => this.openPoolActor(key, config, manager),
       evictLeastRecentlyUsed: (key) => this.evictLeastRecentlyUsed(key),
       shutdownPhase: (phase) => this.events.emit('manager:shutdown', { phase }),
+      children: () => this.children(),
     });
-    this.actor = createActor(machine, {
-      input: {
-        cache: { maxConnections: cache.maxConnections, ttl: cache.ttl, enableLRU: cache.enableLRU },
-      },
+    this.connectionLogic = machines.connection;
+    this.poolLogic = machines.pool;
+    this.actor = createActor(machines.manager, {
+      input: { cache: { maxConnections: cache.maxConnections, ttl: cache.ttl, enableLRU: cache.enableLRU } },
       clock,
       ...(inspect === undefined ? {} : { inspect }),
     });
-    // Without an error observer, an error inside a transition would crash the process.
+    indexScheduler(this.actor);
     this.actor.subscribe({
+      // Without an error observer, an error inside a transition would crash the process.
       error: (error) => {
         console.error('connection-manager-kit: the manager actor failed', error);
+        this.stopChildren();
       },
+      // Stopped (or finished): what is not in XState's children records is ours to stop.
+      complete: () => this.stopChildren(),
     });
     this.actor.start();
   }
@@ -75,32 +93,60 @@ export class ManagerRuntime implements PoolHost {
     return ++this.ticks;
   }
 
+  poolOf(resource: object): KeyedPool | undefined {
+    return this.pooled.get(resource);
+  }
+
+  adopt(resource: object, pool: KeyedPool): void {
+    this.pooled.set(resource, pool);
+  }
+
+  release(resource: object): void {
+    this.pooled.delete(resource);
+  }
+
   /** The live actors, for observers (see src/introspection.ts). */
   actorTree(): ActorNode[] {
     const nodes: ActorNode[] = [{ ref: this.actor, kind: 'manager', parentId: undefined, key: undefined }];
     for (const pool of this.pools.values()) {
       if (pool.actor === undefined || pool.actor.getSnapshot().status !== 'active') continue;
       nodes.push({ ref: pool.actor, kind: 'pool', parentId: this.actor.id, key: pool.key });
-      for (const child of pool.children()) nodes.push({ ref: child, kind: 'connection', parentId: pool.actor.id, key: pool.key });
+      for (const ref of pool.connectionActors()) nodes.push({ ref, kind: 'connection', parentId: pool.actor.id, key: pool.key });
     }
     for (const link of this.links.actors()) nodes.push({ ref: link.ref, kind: 'link', parentId: this.actor.id, key: link.key });
     return nodes;
   }
 
-  isPooled(resource: object): boolean {
-    for (const pool of this.pools.values()) if (pool.ledger.has(resource)) return true;
-    return false;
-  }
-
-  /** Registers the key's runtime, then has the manager machine spawn its pool actor. */
-  openPool(key: string, settings: PoolSettings, setup: (pool: KeyedPool) => void): KeyedPool {
-    const pool = new KeyedPool(key, this, settings);
+  /** Registers the key's runtime, then has the manager machine open its pool actor. */
+  openPool(key: string, spec: PoolSpec, setup: (pool: KeyedPool) => void): KeyedPool {
+    const pool = new KeyedPool(key, this, spec, DEFAULT_POOL_RETRY);
     setup(pool);
     this.pools.set(key, pool);
-    this.events.emit('pool:created', { key, config: { ...settings } });
+    this.events.emit('pool:created', { key, config: { ...spec.settings } });
     this.actor.send({ type: 'POOL.OPEN', key, config: pool.machineConfig() });
-    pool.actor = this.actor.getSnapshot().children[poolId(key)];
     return pool;
+  }
+
+  /** Manager effect `openPool`: the key's pool actor, under the manager. */
+  private openPoolActor(key: string, config: PoolConfig, manager: AnyActorRef): void {
+    const pool = this.pools.get(key);
+    if (pool === undefined || pool.actor !== undefined) return;
+    const actor = createActor(this.poolLogic, { parent: manager, id: poolId(key), input: { key, config } });
+    pool.actor = actor;
+    actor.subscribe({ complete: () => pool.stopAll(), error: () => pool.stopAll() });
+    actor.start();
+  }
+
+  /** Pools and links whose actors run (for shutdown and force). */
+  private *children(): IterableIterator<{ ref: AnyActorRef; kind: 'pool' | 'link' }> {
+    for (const pool of this.pools.values()) {
+      if (pool.actor !== undefined && pool.actor.getSnapshot().status === 'active') yield { ref: pool.actor, kind: 'pool' };
+    }
+    for (const ref of this.links.runningActors()) yield { ref, kind: 'link' };
+  }
+
+  private stopChildren(): void {
+    for (const child of [...this.children()]) stopActor(child.ref);
   }
 
   /**
@@ -120,7 +166,7 @@ export class ManagerRuntime implements PoolHost {
       // The connection machine bounds each attempt; its signal aborts the socket.
       openConnection(registration.server, { id: connectionId, timeout: Number.POSITIVE_INFINITY, signal });
     pool.factoryFromServer = true;
-    pool.setRetry(registration.retry);
+    pool.configure(pool.spec, registration.retry);
   }
 
   private evictLeastRecentlyUsed(requester: string): void {

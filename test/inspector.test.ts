@@ -21,15 +21,21 @@ describe('inspection', () => {
     await m.gracefulShutdown();
 
     const actors = new Set(events.filter((e) => e.type === '@xstate.actor').map(idOf));
-    // The root, the key's pool, the connection and the connection's invoked effects.
-    expect([...actors]).toEqual(expect.arrayContaining(['pool:api', 'api#1', 'create', 'watch', 'destroy']));
+    // The root, the key's pool and the connection: effects are not actors of their own.
+    expect([...actors]).toEqual(expect.arrayContaining(['pool:api', 'api#1']));
+    expect(actors.size).toBe(3);
+    // The connection is shown under its pool, the pool under the manager.
+    const parentOf = (id: string) =>
+      (events.find((e) => e.type === '@xstate.actor' && idOf(e) === id)?.actorRef as { _parent?: AnyActorRef } | undefined)?._parent;
+    expect(parentOf('api#1')?.id).toBe('pool:api');
+    expect(parentOf('pool:api')).toBe(m.actor);
     const root = events.find((e) => e.type === '@xstate.actor' && e.actorRef === m.actor);
     expect(root).toBeDefined();
     // The connection's states, in order, as the inspector shows them.
     const states = events
       .filter((e) => e.type === '@xstate.snapshot' && idOf(e) === 'api#1')
       .map((e) => JSON.stringify(valueOf(e)));
-    expect(states[0]).toBe('{"connecting":"wanted"}');
+    expect(states[0]).toBe('{"connecting":"timed"}');
     expect(states).toContain('{"open":"idle"}');
     expect(states).toContain('{"open":"inUse"}');
     expect(states.at(-1)).toBe('"closed"');

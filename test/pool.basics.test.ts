@@ -218,13 +218,13 @@ describe('factory errors', () => {
     // The two creates that max allows fail: their callers (oldest first) get the error.
     expect(t.calls).toBe(2);
     expect(outcomes).toEqual(['0 got the error', '1 got the error']);
-    // The others wait. Two consecutive failures so far: one probe after 200 ms, then after 400,
-    // 800 ms, each failure answering the oldest waiter.
+    // The others wait. The two creates failed together: one episode, so one step of the breaker.
+    // One probe after 100 ms, then after 200 and 400 ms, each failure answering the oldest waiter.
     for (const [delay, expected] of [
-      [199, 2],
+      [99, 2],
       [1, 3],
-      [400, 4],
-      [800, 5],
+      [200, 4],
+      [400, 5],
     ] as const) {
       clock.increment(delay);
       await flushMicrotasks();

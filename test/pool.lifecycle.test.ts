@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { actorTree } from '../src/introspection.js';
 import { manager, simulated } from './support/managers.js';
 import { FakeConnection, flushMicrotasks, nextTurn, tracker } from './support/resources.js';
 
@@ -14,13 +15,15 @@ describe('minConnections', () => {
   });
 
   test('are refilled when one is lost', async () => {
-    const { m } = simulated();
+    const { clock, m } = simulated();
     const t = tracker();
     const config = { minConnections: 2, maxConnections: 4 };
     const c = (await m.connectionCache.acquireConnection('k', config, t.factory)) as FakeConnection;
     m.connectionCache.returnConnection('k', c);
     await flushMicrotasks();
     expect(m.connectionCache.stats('k')).toMatchObject({ total: 2, idle: 2 });
+    // Past its stability window (a drop sooner would count as a failed create; see failure-modes).
+    clock.increment(1000);
     t.created[0]?.drop();
     await flushMicrotasks();
     expect(t.created[0]?.destroyCalls).toBe(1);
@@ -28,7 +31,7 @@ describe('minConnections', () => {
     expect(m.connectionCache.stats('k')).toMatchObject({ total: 2, idle: 2, destroyed: 1 });
   });
 
-  test('refilling backs off while the factory keeps failing (100 ms doubling to 30 s), and recovers', async () => {
+  test('refilling backs off while the factory keeps failing (100 ms doubling to 500 ms by default), and recovers', async () => {
     const { clock, m } = simulated();
     const t = tracker();
     t.failWith = new Error('down');
@@ -39,16 +42,34 @@ describe('minConnections', () => {
     };
     const config = { minConnections: 1, maxConnections: 2 };
     await expect(m.connectionCache.acquireConnection('k', config, factory)).rejects.toBe(t.failWith);
+    for (let ms = 0; ms < 3_000; ms += 100) {
+      clock.increment(100);
+      await flushMicrotasks();
+    }
+    // One attempt at a time: 100, 200, 400 ms apart, then every 500 ms (the default maxDelay).
+    expect(attempts).toEqual([0, 100, 300, 700, 1200, 1700, 2200, 2700]);
+    t.failWith = undefined;
+    clock.increment(500);
+    await flushMicrotasks();
+    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, idle: 1 });
+  });
+
+  test('the breaker delays are configurable per pool (initialDelay, maxDelay)', async () => {
+    const { clock, m } = simulated();
+    const t = tracker();
+    t.failWith = new Error('down');
+    const attempts: number[] = [];
+    const factory = () => {
+      attempts.push(clock.now());
+      return t.factory();
+    };
+    const config = { minConnections: 1, maxConnections: 2, breaker: { initialDelay: 1000, maxDelay: 30_000 } };
+    await expect(m.connectionCache.acquireConnection('k', config, factory)).rejects.toBe(t.failWith);
     for (let ms = 0; ms < 120_000; ms += 100) {
       clock.increment(100);
       await flushMicrotasks();
     }
-    // One attempt at a time: 100, 200, 400, ... ms apart, never more than 30 s.
-    expect(attempts).toEqual([0, 100, 300, 700, 1500, 3100, 6300, 12_700, 25_500, 51_100, 81_100, 111_100]);
-    t.failWith = undefined;
-    clock.increment(30_000);
-    await flushMicrotasks();
-    expect(m.connectionCache.stats('k')).toMatchObject({ total: 1, idle: 1 });
+    expect(attempts).toEqual([0, 1000, 3000, 7000, 15_000, 31_000, 61_000, 91_000]);
   });
 });
 
@@ -96,10 +117,7 @@ describe('idle expiry', () => {
     const c = (await m.connectionCache.acquireConnection('k', {}, t.factory)) as FakeConnection;
     m.connectionCache.returnConnection('k', c);
     await nextTurn();
-    const actor = () => {
-      const pool = m.actor.getSnapshot().children['pool:k'] as import('xstate').AnyActorRef | undefined;
-      return pool?.getSnapshot().children['k#1'] as import('xstate').AnyActorRef | undefined;
-    };
+    const actor = () => actorTree(m).find((n) => n.ref.id === 'k#1')?.ref;
     expect(actor()?.getSnapshot().value).toEqual({ open: 'idle' });
     // Out and back in, synchronously: the actor is told CHECKOUT once it rested, then nothing more.
     for (let i = 0; i < 100; i++) {

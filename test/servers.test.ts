@@ -135,6 +135,7 @@ describe('connect()', () => {
       `connecting ${downId} 3`,
       `error ${downId} ECONNREFUSED`,
       `failed ${downId} 3`,
+      `closed ${downId}`,
     ]);
   });
 
@@ -205,6 +206,9 @@ describe('reconnection', () => {
     const [conn] = (await m.connect([{ host: '127.0.0.1', port: s.port, cacheKey: 'echo' }], {
       retryStrategy: fast,
       maxReconnectionAttempts: 50,
+      // This connection stands for one that had been up a while (a drop within the window
+      // would count as its attempt failing: tested in failure-modes.test.ts).
+      stabilityWindow: 0,
     })) as Connection[];
     const c = conn as Connection;
     const disconnected = new Promise((resolve) => m.events.on('connection:disconnected', resolve));

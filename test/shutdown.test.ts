@@ -88,7 +88,7 @@ describe('gracefulShutdown', () => {
 
   test('calling it twice returns the same promise; a bad timeout is a ConfigurationError', async () => {
     const m = manager();
-    await expect(m.gracefulShutdown({ timeout: -1 })).rejects.toMatchObject({ name: 'ConfigurationError', field: 'timeout' });
+    await expect(m.gracefulShutdown({ timeout: -1 })).rejects.toMatchObject({ name: 'ConfigurationError', field: 'options.timeout' });
     const first = m.gracefulShutdown();
     expect(m.gracefulShutdown()).toBe(first);
     await first;

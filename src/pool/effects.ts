@@ -1,105 +1,162 @@
 /**
- * Binds the pure machines to one manager's runtime: the real create/destroy/watch actors and
- * the ledger effects, looked up by key. Everything here is a thin adapter; the decisions stay
- * in the machines, the work in KeyedPool and the ledger.
+ * Binds the pure machines to one manager's runtime: the connection effects, the ledger effects,
+ * and the registries that keep pools, links and connections outside XState's `children`
+ * records. Everything here is a thin adapter; the decisions stay in the machines, the work in
+ * KeyedPool, ConnectionEffects, the ledger and the LinkRegistry.
  */
-import { assign, fromCallback, fromPromise, raise } from 'xstate';
-import { connectionMachine, type ConnectionRef, type ConnectionReport } from '../../machines/connection.machine.js';
+import { assign, enqueueActions, type AnyActorRef } from 'xstate';
+import { connectionMachine, type ConnectionContext } from '../../machines/connection.machine.js';
 import { managerMachine } from '../../machines/manager.machine.js';
-import {
-  poolMachine,
-  retireReason,
-  surplusConnections,
-  type PoolContext,
-  type PoolEvent,
-} from '../../machines/pool.machine.js';
-import { ShutdownError } from '../errors.js';
+import type { ConnectionReport } from '../../machines/connection.machine.js';
+import { nextConnectionInput, poolMachine, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
+import type { PoolConfig } from '../../machines/pool.decisions.js';
+import { announce } from '../announce.js';
+import type { EventHub } from '../events.js';
 import type { LinkRegistry } from '../links.js';
+import { decideRetry } from '../retry-decision.js';
 import type { KeyedPool } from './keyed-pool.js';
 
 export interface EffectsHost {
+  readonly events: EventHub;
   pool(key: string): KeyedPool | undefined;
   readonly links: LinkRegistry;
+  /** Manager effect `openPool`: start the key's pool actor under `manager`. */
+  openPoolActor(key: string, config: PoolConfig, manager: AnyActorRef): void;
   /** LRU: ask the least recently used key other than `key` with an idle connection to close one. */
   evictLeastRecentlyUsed(key: string): void;
   shutdownPhase(phase: 'started' | 'forced' | 'completed'): void;
+  /** Every pool and link actor that runs (for shutdown and force). */
+  children(): Iterable<{ ref: AnyActorRef; kind: 'pool' | 'link' }>;
 }
 
+const idOf = (event: { type: string }): string => ('id' in event ? (event as { id: string }).id : '');
+
 export function provideMachines(host: EffectsHost) {
-  const poolOf = (context: PoolContext): KeyedPool => {
-    const pool = host.pool(context.key);
-    // Pools are registered before their actor is spawned and never removed while it runs.
-    if (pool === undefined) throw new Error(`connection-manager-kit: no runtime for key '${context.key}'`);
+  const poolOf = (key: string): KeyedPool => {
+    const pool = host.pool(key);
+    // Pools are registered before their actor starts and never removed while it runs.
+    if (pool === undefined) throw new Error(`connection-manager-kit: no runtime for key '${key}'`);
     return pool;
   };
-  const idOf = (event: PoolEvent): string => ('id' in event ? event.id : '');
+  const effectsOf = (context: ConnectionContext) => poolOf(context.key).effects;
+  const events = host.events;
 
   const connection = connectionMachine.provide({
-    actors: {
-      create: fromPromise<void, ConnectionRef>(async ({ input, signal }) => {
-        const pool = host.pool(input.key);
-        if (pool === undefined) throw new Error(`no pool for key '${input.key}'`);
-        await pool.create(input.id, signal);
-      }),
-      destroy: fromPromise<void, ConnectionRef>(async ({ input }) => {
-        await host.pool(input.key)?.destroy(input.id);
-      }),
-      watch: fromCallback<{ type: 'DROPPED'; error?: unknown }, ConnectionRef>(({ input, sendBack }) => {
-        const pool = host.pool(input.key);
-        if (pool === undefined) return undefined;
-        return pool.watch(input.id, (error) => sendBack({ type: 'DROPPED', error }));
-      }),
-    },
     actions: {
-      computeRetry: assign({
-        retryDelay: ({ context }) =>
-          host.pool(context.key)?.retryDelay(context.attempt, context.maxAttempts, context.error) ?? null,
+      computeRetry: assign(({ context }) => {
+        const d = decideRetry(poolOf(context.key).retry, context.attempt, context.maxAttempts, context.error);
+        return { retryDelay: d.delay, permanent: d.permanent };
       }),
+      startCreate: ({ context, self }) => effectsOf(context).startCreate(context.id, self),
+      endCreate: ({ context }) => effectsOf(context).endCreate(context.id),
+      startDestroy: ({ context, self }) => effectsOf(context).startDestroy(context.id, self),
+      startValidation: ({ context, self }) => effectsOf(context).startValidation(context.id, self),
+      endValidation: ({ context }) => effectsOf(context).endValidation(context.id),
+      announceConnecting: ({ context }) => announce.connecting(events, context),
+      announceBackoff: ({ context }) => announce.backoff(events, context),
+      announceReady: ({ context }) => {
+        const pool = poolOf(context.key);
+        pool.counters.created++;
+        events.emit('cache:miss', { key: context.key, connectionId: context.id });
+        const onMiss = pool.host.cache.metrics?.onMiss;
+        if (onMiss !== undefined) pool.callMetric(() => onMiss(context.key));
+        announce.ready(events, context, false);
+      },
+      announceDisconnected: ({ context }) => announce.disconnected(events, context),
+      announceFailed: ({ context }) => {
+        poolOf(context.key).counters.failed++;
+        announce.failed(events, context);
+      },
+      announceClosed: ({ context }) => {
+        if (context.failedAttempt) poolOf(context.key).counters.failed++;
+        announce.closed(events, context);
+      },
     },
   });
 
   const links = host.links;
   const link = connectionMachine.provide({
-    actors: {
-      create: fromPromise<void, ConnectionRef>(({ input, signal }) => links.create(input.id, signal)),
-      destroy: fromPromise<void, ConnectionRef>(({ input }) => links.destroy(input.id)),
-      watch: fromCallback<{ type: 'DROPPED'; error?: unknown }, ConnectionRef>(({ input, sendBack }) =>
-        links.watch(input.id, (error) => sendBack({ type: 'DROPPED', error })),
-      ),
-    },
     actions: {
-      computeRetry: assign({
-        retryDelay: ({ context }) => links.retryDelay(context.id, context.attempt, context.maxAttempts, context.error),
+      computeRetry: assign(({ context }) => {
+        const d = decideRetry(links.policy(context.id), context.attempt, context.maxAttempts, context.error);
+        return { retryDelay: d.delay, permanent: d.permanent };
       }),
+      startCreate: ({ context, self }) => links.startCreate(context.id, self),
+      endCreate: ({ context }) => links.endCreate(context.id),
+      startDestroy: ({ context, self }) => links.startDestroy(context.id, self),
+      announceConnecting: ({ context }) => announce.connecting(events, context),
+      announceBackoff: ({ context }) => announce.backoff(events, context),
+      announceReady: ({ context }) => announce.ready(events, context, context.attempt > 0 && links.wasConnected(context.id)),
+      announceDisconnected: ({ context }) => {
+        links.disconnected(context.id);
+        announce.disconnected(events, context);
+      },
+      // A link that gives up is closed for good: its holder's Connection is finalized.
+      announceFailed: ({ context }) => {
+        announce.failed(events, context);
+        announce.closed(events, { ...context, closeReason: 'failed' });
+      },
+      announceClosed: ({ context }) => announce.closed(events, context),
     },
   });
+  links.useLogic(link);
 
   const pool = poolMachine.provide({
-    actors: { connection },
     actions: {
-      // Raised, so the machine decides on fresh numbers within the same macrostep.
-      reportDemand: raise(({ context }) => ({ type: 'DEMAND' as const, ...poolOf(context).demandFacts() })),
-      offerConnection: ({ context, event }) => poolOf(context).ledger.offer(idOf(event)),
-      unlist: ({ context, event }) => poolOf(context).ledger.unlist(idOf(event)),
-      forget: ({ context, event }) => poolOf(context).ledger.forget(idOf(event)),
-      rejectOldestWaiter: ({ context, event }) =>
-        poolOf(context).ledger.rejectOldest(event.type === 'CONNECTION.FAILED' ? event.error : undefined),
-      rejectAllWaiters: ({ context }) => poolOf(context).ledger.rejectAll(new ShutdownError()),
-      retire: ({ context, event }) => poolOf(context).ledger.retire(idOf(event), retireReason(event)),
-      retireSurplus: ({ context }) => poolOf(context).ledger.retireSurplus(surplusConnections(context), 'resized'),
-      retireAll: ({ context }) => poolOf(context).ledger.retireAll('shutdown'),
-      evictIdle: ({ context }) => {
-        poolOf(context).ledger.evictIdle();
+      reportDemand: ({ context }) => poolOf(context.key).scheduleDemandCheck(),
+      spawnConnection: ({ context }) => poolOf(context.key).spawn(nextConnectionInput(context)),
+      stopConnection: enqueueActions(({ context, event, enqueue }) => {
+        const actor = poolOf(context.key).takeActor(idOf(event));
+        if (actor !== undefined) enqueue.stopChild(actor);
+      }),
+      rejectWaiters: ({ context, event }) => {
+        if (event.type === 'CONNECTION.FAILED') poolOf(context.key).createFailed(event.error, event.permanent);
       },
-      notify: ({ context, event }) => poolOf(context).notify(event),
-      notifyDraining: ({ context }) => poolOf(context).notifyPool('pool:draining'),
-      notifyClosed: ({ context }) => poolOf(context).notifyPool('pool:closed'),
+      rejectAllWaiters: ({ context }) => poolOf(context.key).rejectAllWaiters(),
+      retireSurplus: ({ context }) => poolOf(context.key).retireSurplus(context),
+      retireAll: ({ context }) => poolOf(context.key).retireAll(),
+      forceAll: ({ context }) => poolOf(context.key).forceAll(),
+      evictIdle: ({ context }) => poolOf(context.key).evictIdle(),
+      sweep: assign({ sweepDelay: ({ context }) => poolOf(context.key).sweep(context) }),
+      notifyDraining: ({ context }) => poolOf(context.key).notifyPool('pool:draining'),
+      notifyClosed: ({ context }) => poolOf(context.key).notifyPool('pool:closed'),
     },
   });
 
-  return managerMachine.provide({
-    actors: { pool, link },
+  const GRANTED = { type: 'SLOT.GRANTED' } as const satisfies PoolEvent;
+  const manager = managerMachine.provide({
     actions: {
+      openPool: ({ event, self }) => {
+        if (event.type === 'POOL.OPEN') host.openPoolActor(event.key, event.config, self);
+      },
+      openLink: ({ event, self }) => {
+        if (event.type === 'LINK.OPEN') links.startActor(event.input, self);
+      },
+      grantTo: enqueueActions(({ event, enqueue }) => {
+        const ref = event.type === 'SLOT.REQUEST' ? host.pool(event.key)?.actor : undefined;
+        if (ref !== undefined) enqueue.sendTo(ref, GRANTED);
+      }),
+      grantToOldest: enqueueActions(({ context, enqueue }) => {
+        const key = context.queue[0];
+        const ref = key === undefined ? undefined : host.pool(key)?.actor;
+        if (ref !== undefined) enqueue.sendTo(ref, GRANTED);
+      }),
+      stopPool: enqueueActions(({ event, enqueue }) => {
+        const ref = event.type === 'POOL.CLOSED' ? host.pool(event.key)?.actor : undefined;
+        if (ref !== undefined) enqueue.stopChild(ref);
+      }),
+      stopLink: enqueueActions(({ event, enqueue }) => {
+        const ref = links.takeActor(idOf(event));
+        if (ref !== undefined) enqueue.stopChild(ref);
+      }),
+      shutdownChildren: enqueueActions(({ enqueue }) => {
+        for (const child of host.children()) {
+          enqueue.sendTo(child.ref, child.kind === 'pool' ? { type: 'SHUTDOWN' } : { type: 'RETIRE', reason: 'shutdown' });
+        }
+      }),
+      forceChildren: enqueueActions(({ enqueue }) => {
+        for (const child of host.children()) enqueue.sendTo(child.ref, { type: 'FORCE' });
+      }),
       evictLeastRecentlyUsed: ({ event }) => {
         if (event.type === 'SLOT.REQUEST') host.evictLeastRecentlyUsed(event.key);
       },
@@ -111,4 +168,8 @@ export function provideMachines(host: EffectsHost) {
       },
     },
   });
+
+  return { manager, pool, connection };
 }
+
+export type { PoolContext };

@@ -1,182 +1,153 @@
 /**
- * The runtime side of one key: the ledger (hot path), the key's settings and factory, and the
- * effects the pool and connection machines ask for. It owns no lifecycle decision; each
- * method here is either the hot path or an effect a machine transition requested.
+ * The runtime side of one key: its settings and factory, the ledger (the hot path), the
+ * connection actors, and the effects the pool machine asks for. It owns no lifecycle decision;
+ * each method here is the hot path, an effect a machine transition requested, or a report to
+ * the machine (demand, deadlines).
+ *
+ * Connection actors are created with `createActor(logic, { parent: poolActor })` and kept in
+ * `actors`, not spawned into the pool actor's `children` record: XState copies that record on
+ * every spawn and stop, which made a pool of thousands quadratic. The inspector still shows
+ * them under their pool (their parent).
  */
-import type { AnyActorRef } from 'xstate';
-import type { ConnectionReport } from '../../machines/connection.machine.js';
+import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import type { CloseReason, ConnectionInput } from '../../machines/connection.machine.js';
 import {
   atCapacity,
-  childrenOf,
-  createStateOf,
-  demandMatters,
   liveConnections,
+  surplusConnections,
+  wornOut,
   type DemandFacts,
   type PoolConfig,
-  type PoolContext,
-  type PoolEvent,
-} from '../../machines/pool.machine.js';
+} from '../../machines/pool.decisions.js';
+import { createStateOf, demandMatters, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
 import type { Clock } from '../clock.js';
-import type { CacheConfiguration, DestroyFunction, PoolSettings } from '../config.js';
-import { AbortError, InvalidConnectionError, ShutdownError } from '../errors.js';
+import type { CacheConfiguration, PoolSettings, PoolSpec } from '../config.js';
+import { AbortError, AcquireTimeoutError, PoolFullError, ShutdownError } from '../errors.js';
 import type { EventHub } from '../events.js';
-import { emitConnectionReport } from '../reports.js';
-import { NO_RETRY, retryDelay, type RetryPolicy } from '../retry.js';
-import { describe } from '../time.js';
+import type { RetryPolicy } from '../retry.js';
+import { stopActor } from '../xstate-internals.js';
+import { ConnectionEffects, type ConnectionFactory } from './connection-effects.js';
+import { sweep } from './housekeeping.js';
 import { PoolLedger, type ConnectionRecord, type LedgerOwner } from './ledger.js';
+import { PoolCounters, type PoolStats } from './pool-stats.js';
+import type { Waiter } from './waiters.js';
 
-/**
- * Creates one connection, when the pool machine decides it needs one. `signal` aborts when the
- * attempt is abandoned (its `timeout` expired, or a shutdown gave up on it): a factory that
- * honours it frees its half-open socket early; whatever it resolves after that is destroyed.
- */
-export type ConnectionFactory<T> = (options: { signal: AbortSignal; connectionId: string }) => T | Promise<T>;
+export type { ConnectionFactory } from './connection-effects.js';
 
 /** What a keyed pool needs from its manager. */
 export interface PoolHost {
   readonly clock: Clock;
   readonly events: EventHub;
   readonly cache: CacheConfiguration;
+  /** The connection machine with the runtime's effects. */
+  readonly connectionLogic: AnyStateMachine;
   /** False once gracefulShutdown() has begun. */
   accepting(): boolean;
   /** A counter for LRU recency (cheaper than reading the clock on every acquire). */
   tick(): number;
-  /** Whether any key's pool holds this resource. */
-  isPooled(resource: object): boolean;
-}
-
-/** Per-key statistics. Counts are of connections; `waiting` of acquires. */
-export interface PoolStats {
-  key: string;
-  /** Connections that exist: connecting + idle + inUse + closing. Never above maxConnections. */
-  total: number;
-  idle: number;
-  inUse: number;
-  connecting: number;
-  /** Retired or dropped, being destroyed. */
-  closing: number;
-  waiting: number;
-  /** Connections created (factory succeeded). */
-  created: number;
-  /** Resources destroyed. */
-  destroyed: number;
-  /** Factory calls that failed. */
-  failed: number;
-  /** Acquires served by an idle connection. */
-  hits: number;
-  /** Acquires that resolved null after acquireTimeout. */
-  timeouts: number;
-  evictions: number;
-  expirations: number;
-}
-
-const noop = (): void => {};
-
-interface Emitterish {
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  off?(event: string, listener: (...args: unknown[]) => void): unknown;
-  removeListener?(event: string, listener: (...args: unknown[]) => void): unknown;
-}
-
-function isEmitter(value: object): value is Emitterish {
-  return typeof (value as { on?: unknown }).on === 'function';
-}
-
-function removeListener(target: Emitterish, event: string, listener: (...args: unknown[]) => void): void {
-  if (typeof target.off === 'function') target.off(event, listener);
-  else target.removeListener?.(event, listener);
-}
-
-/** The default destroy: the resource's own close(), destroy() or end(), first found. */
-export async function defaultDestroy(resource: object): Promise<void> {
-  const r = resource as { close?: unknown; destroy?: unknown; end?: unknown };
-  if (typeof r.close === 'function') await (r.close as () => unknown).call(resource);
-  else if (typeof r.destroy === 'function') await (r.destroy as () => unknown).call(resource);
-  else if (typeof r.end === 'function') await (r.end as () => unknown).call(resource);
+  /** Which key's pool holds this resource, if any (registered when a create lands). */
+  poolOf(resource: object): KeyedPool | undefined;
+  adopt(resource: object, pool: KeyedPool): void;
+  release(resource: object): void;
 }
 
 export class KeyedPool implements LedgerOwner {
   readonly ledger: PoolLedger;
-  /** The pool actor, set right after the manager spawns it. */
+  readonly effects: ConnectionEffects;
+  readonly counters = new PoolCounters();
+  /** The pool actor, set when the manager machine opens it. */
   actor: AnyActorRef | undefined;
-  settings: PoolSettings;
+  spec: PoolSpec;
   /** The options object last seen, so an unchanged one costs one comparison per acquire. */
   optionsRef: unknown;
   factory: ConnectionFactory<object> | undefined;
   /** The factory came from a server registered by connect() (not from a call). */
   factoryFromServer = false;
-  destroyFn: DestroyFunction<object> | undefined;
-  retry: RetryPolicy = NO_RETRY;
+  /** A Pool handle owns this key's settings: acquireConnection may not change them. */
+  ownedByHandle = false;
+  retry: RetryPolicy;
   /** LRU recency: the manager's tick at this key's last acquire. */
   lastUsed = 0;
-  /** Average time a successful create takes (ms; 0: none yet). */
-  private createMs = 0;
+  /** Every live connection actor of this key, created or not yet. */
+  private readonly actors = new Map<string, AnyActorRef>();
+  /** Clock time (ms) the housekeeping sweep is due; Infinity: none scheduled. */
+  private sweepAt = Number.POSITIVE_INFINITY;
   private demandScheduled = false;
-
-  private created = 0;
-  private destroyed = 0;
-  private failed = 0;
-  private hits = 0;
-  private timeouts = 0;
-  private evictions = 0;
-  private expirations = 0;
+  /** Waiters left since the last demand report: the machine's count may be stale. */
+  private waitersLeftSince = false;
 
   constructor(
     readonly key: string,
-    private readonly host: PoolHost,
-    settings: PoolSettings,
+    readonly host: PoolHost,
+    spec: PoolSpec,
+    retry: RetryPolicy,
   ) {
-    this.settings = settings;
+    this.spec = spec;
+    this.retry = retry;
     this.ledger = new PoolLedger(key, host.clock, this);
+    this.effects = new ConnectionEffects(this);
   }
 
-  /** The machine's view of this key's config (settings plus the cache's ttl). */
+  get settings(): PoolSettings {
+    return this.spec.settings;
+  }
+
+  /** The machine's view of this key's config (settings plus the cache's ttl and the retry policy). */
   machineConfig(): PoolConfig {
+    const s = this.spec.settings;
     return {
-      ...this.settings,
+      minConnections: s.minConnections,
+      maxConnections: s.maxConnections,
+      acquireTimeout: s.acquireTimeout,
+      maxIdleTime: s.maxIdleTime,
       ttl: this.host.cache.ttl,
+      maxLifetime: s.maxLifetime,
       maxAttempts: this.retry.maxAttempts,
       attemptTimeout: this.retry.attemptTimeout,
+      breaker: { ...s.breaker },
+      stabilityWindow: s.stabilityWindow,
+      validationTimeout: s.validationTimeout,
+      destroyTimeout: s.destroyTimeout,
     };
   }
 
-  /** New retry options apply to creates that start from now on. */
-  setRetry(retry: RetryPolicy): void {
-    const before = this.retry;
-    this.retry = retry;
-    const changed = before.maxAttempts !== retry.maxAttempts || before.attemptTimeout !== retry.attemptTimeout;
-    if (changed) this.actor?.send({ type: 'CONFIGURE', config: this.machineConfig() } satisfies PoolEvent);
+  /** The pool machine's context (its counts and config). */
+  context(): PoolContext | undefined {
+    return this.actor?.getSnapshot().context as PoolContext | undefined;
   }
 
-  /** The retry strategy's answer for a failed create attempt (connection machine: computeRetry). */
-  retryDelay(attempt: number, maxAttempts: number, error: unknown): number | null {
-    return retryDelay(this.retry, attempt, maxAttempts, error);
+  /** New settings or retry options; they apply to creates that start from now on. */
+  configure(spec: PoolSpec, retry: RetryPolicy): void {
+    this.spec = spec;
+    this.retry = retry;
+    this.actor?.send({ type: 'CONFIGURE', config: this.machineConfig() } satisfies PoolEvent);
+    // A shorter maxIdleTime may make a resting connection due sooner.
+    for (const record of this.ledger.idle.records()) this.idleFrom(record.idleSince);
   }
 
   // --- the hot path -------------------------------------------------------------------
 
-  acquire(signal: AbortSignal | undefined): Promise<object | null> {
+  /**
+   * Lends a connection: an idle one now, or one that is returned, validated or created later.
+   * At the deadline: `null`, or an AcquireTimeoutError when `rejectOnTimeout`.
+   */
+  acquire(signal: AbortSignal | undefined, rejectOnTimeout: boolean): Promise<object | null> {
     if (!this.host.accepting()) return this.refuse(new ShutdownError());
-    if (signal?.aborted) return this.refuse(new AbortError('acquireConnection was aborted', { cause: signal.reason }));
+    if (signal?.aborted) return this.refuse(new AbortError('acquire was aborted', { cause: signal.reason }));
     this.lastUsed = this.host.tick();
+    const settings = this.spec.settings;
+    const stack = settings.leakDetectionThreshold < Number.POSITIVE_INFINITY ? callerStack() : undefined;
     const record = this.ledger.takeIdle();
-    if (record === undefined) return this.ledger.wait(this.settings.acquireTimeout, signal);
-    this.hits++;
-    if (this.host.cache.metrics?.onHit !== undefined) this.callMetric(() => this.host.cache.metrics?.onHit?.(this.key));
-    const events = this.host.events;
-    if (events.listening('cache:hit')) events.emit('cache:hit', { key: this.key });
-    if (events.listening('pool:acquired')) {
-      events.emit('pool:acquired', { key: this.key, connectionId: record.id, fromIdle: true, waitedMs: 0 });
+    if (record === undefined) {
+      if (this.ledger.waitingCount >= settings.maxWaiting) return this.refuse(new PoolFullError(this.key, settings.maxWaiting));
+      return this.ledger.wait(settings.acquireTimeout, signal, stack, rejectOnTimeout);
     }
+    if (record.state === 'validating') {
+      return this.ledger.waitForValidation(record, settings.acquireTimeout, signal, stack, rejectOnTimeout);
+    }
+    if (stack !== undefined) record.leakStack = stack;
+    this.lent(record, 0, true);
     return Promise.resolve(record.resource);
-  }
-
-  release(resource: object): void {
-    this.ledger.release(resource);
-  }
-
-  discard(resource: object): void {
-    this.ledger.discard(resource);
   }
 
   // --- LedgerOwner: what the ledger tells us --------------------------------------------
@@ -186,7 +157,7 @@ export class KeyedPool implements LedgerOwner {
     return {
       waiting: this.ledger.waitingCount,
       holdMs: this.ledger.averageHoldMs,
-      createMs: this.createMs,
+      createMs: this.effects.createMs,
       oldestWaitMs: this.ledger.oldestWaitMs(),
     };
   }
@@ -197,9 +168,20 @@ export class KeyedPool implements LedgerOwner {
    * elision: `demandMatters` is built from the machine's own guards).
    */
   waiting(): void {
-    if (this.demandScheduled || this.actor === undefined) return;
+    const c = this.context();
     // Under load the pool is usually full: then no report could change anything.
-    if (atCapacity(this.actor.getSnapshot().context as PoolContext)) return;
+    if (c === undefined || atCapacity(c)) return;
+    this.scheduleDemandCheck();
+  }
+
+  waitersLeft(): void {
+    this.waitersLeftSince = true;
+    this.scheduleDemandCheck();
+  }
+
+  /** Capacity or demand changed: re-report demand if (and only if) it now matters. */
+  scheduleDemandCheck(): void {
+    if (this.demandScheduled) return;
     this.demandScheduled = true;
     queueMicrotask(this.reportDemandIfItMatters);
   }
@@ -208,22 +190,32 @@ export class KeyedPool implements LedgerOwner {
     this.demandScheduled = false;
     const actor = this.actor;
     if (actor === undefined) return;
-    const snapshot = actor.getSnapshot() as { context: PoolContext; value: unknown };
+    const snapshot = actor.getSnapshot() as { context: PoolContext; value: unknown; status: string };
+    if (snapshot.status !== 'active') return;
     const facts = this.demandFacts();
-    if (demandMatters(createStateOf(snapshot.value), { ...snapshot.context, ...facts })) {
+    const c = snapshot.context;
+    // Waiters left (timeouts, aborts) while slots are still asked for: refresh the machine's
+    // count, or a late grant would create a connection nobody waits for. Once per burst.
+    const stale = this.waitersLeftSince && facts.waiting < c.waiting && c.requested > 0;
+    this.waitersLeftSince = false;
+    if (stale || demandMatters(createStateOf(snapshot.value), { ...c, ...facts })) {
       actor.send({ type: 'DEMAND', ...facts } satisfies PoolEvent);
     }
   };
 
-  waitersLeft(): void {
-    this.actor?.send({ type: 'DEMAND', ...this.demandFacts() } satisfies PoolEvent);
-  }
-
-  lent(record: ConnectionRecord, since: number): void {
+  lent(record: ConnectionRecord, waitedMs: number, reused: boolean): void {
+    if (reused) {
+      this.counters.hits++;
+      const onHit = this.host.cache.metrics?.onHit;
+      if (onHit !== undefined) this.callMetric(() => onHit(this.key));
+      const events = this.host.events;
+      if (events.listening('cache:hit')) events.emit('cache:hit', { key: this.key });
+    } else {
+      this.counters.misses++;
+    }
     const events = this.host.events;
     if (events.listening('pool:acquired')) {
-      const waitedMs = this.host.clock.now() - since;
-      events.emit('pool:acquired', { key: this.key, connectionId: record.id, fromIdle: false, waitedMs });
+      events.emit('pool:acquired', { key: this.key, connectionId: record.id, fromIdle: waitedMs === 0 && reused, waitedMs });
     }
   }
 
@@ -232,11 +224,16 @@ export class KeyedPool implements LedgerOwner {
     if (events.listening('pool:released')) events.emit('pool:released', { key: this.key, connectionId: record.id });
   }
 
-  timedOut(since: number): void {
-    this.timeouts++;
-    const events = this.host.events;
-    if (events.listening('pool:timeout')) {
-      events.emit('pool:timeout', { key: this.key, waitedMs: this.host.clock.now() - since });
+  timedOut(waiter: Waiter): void {
+    this.counters.timeouts++;
+    const waitedMs = this.host.clock.now() - waiter.since;
+    const lastError = this.effects.lastCreateError;
+    this.host.events.emit('pool:timeout', { key: this.key, waitedMs, lastError });
+    if (waiter.rejectOnTimeout) {
+      const { key: _key, ...stats } = this.stats();
+      waiter.reject(new AcquireTimeoutError(this.key, waitedMs, { key: this.key, ...stats }, lastError));
+    } else {
+      waiter.resolve(null);
     }
   }
 
@@ -244,99 +241,133 @@ export class KeyedPool implements LedgerOwner {
     this.host.events.emit('pool:rejected', { key: this.key, error });
   }
 
-  children(): AnyActorRef[] {
-    return this.actor === undefined ? [] : childrenOf(this.actor);
+  needsValidation(record: ConnectionRecord): boolean {
+    return this.spec.validate !== undefined && this.host.clock.now() - record.idleSince >= this.spec.settings.validateAfterIdle;
   }
 
-  // --- effects the machines ask for ---------------------------------------------------
-
-  /** Connection actor `create`: run the factory and record what it produced. */
-  async create(id: string, signal: AbortSignal): Promise<void> {
-    const factory = this.factory;
-    if (factory === undefined) throw new InvalidConnectionError(this.key, 'no factory was given for this key');
-    const started = this.host.clock.now();
-    const resource: unknown = await factory({ signal, connectionId: id });
-    const took = this.host.clock.now() - started;
-    if (signal.aborted) {
-      // The attempt was abandoned meanwhile (timeout, shutdown): nobody will use this one.
-      if (resource !== null && typeof resource === 'object') await this.destroyResource(resource).catch(noop);
-      return;
-    }
-    if (resource === null || (typeof resource !== 'object' && typeof resource !== 'function')) {
-      throw new InvalidConnectionError(this.key, `resolved ${describe(resource)}; a connection must be an object`);
-    }
-    if (this.host.isPooled(resource)) {
-      throw new InvalidConnectionError(this.key, 'resolved a connection that is already pooled');
-    }
-    const actor = this.actor?.getSnapshot().children[id] as AnyActorRef | undefined;
-    if (actor === undefined) {
-      // Its actor is gone (the shutdown timeout abandoned this create): nobody will use it.
-      await this.destroyResource(resource).catch(noop);
-      return;
-    }
-    // A pooled resource that errors must not crash the process; the watch reports it.
-    if (isEmitter(resource)) resource.on('error', noop);
-    this.ledger.adopt(id, resource, actor);
-    this.createMs = this.createMs === 0 ? took : 0.8 * this.createMs + 0.2 * took;
+  wornOut(record: ConnectionRecord): boolean {
+    return wornOut(record.uses, this.spec.settings.maxUses);
   }
 
-  /** Connection actor `destroy`. */
-  async destroy(id: string): Promise<void> {
-    const record = this.ledger.record(id);
+  get leakThreshold(): number {
+    return this.spec.settings.leakDetectionThreshold;
+  }
+
+  /** A connection started resting at clock time `at`: its idle deadline may need the sweep sooner. */
+  idleFrom(at: number): void {
+    if (this.spec.settings.maxIdleTime < Number.POSITIVE_INFINITY) this.deadline(at + this.spec.settings.maxIdleTime);
+  }
+
+  /** A deadline (clock ms) appeared: arm the pool's one housekeeping timer for it if it is the earliest. */
+  deadline(at: number): void {
+    if (at >= this.sweepAt || at === Number.POSITIVE_INFINITY) return;
+    this.sweepAt = at;
+    this.actor?.send({ type: 'SWEEP.SCHEDULE', delay: Math.max(0, at - this.host.clock.now()) } satisfies PoolEvent);
+  }
+
+  // --- connection actors --------------------------------------------------------------
+
+  /** Pool effect `spawnConnection`: start the next connection's actor. */
+  spawn(input: ConnectionInput): void {
+    if (this.actor === undefined) return;
+    const actor = createActor(this.host.connectionLogic, { parent: this.actor, id: input.id, input });
+    this.actors.set(input.id, actor);
+    actor.start();
+  }
+
+  /** Pool effect `stopConnection`: the connection has reported its end; its record goes too. */
+  takeActor(id: string): AnyActorRef | undefined {
+    const actor = this.actors.get(id);
+    this.actors.delete(id);
+    const record = this.ledger.forget(id);
+    if (record !== undefined) this.host.release(record.resource);
+    return actor;
+  }
+
+  /** Connection actors whose create has not produced a resource yet (an attempt, or a backoff). */
+  private *uncreated(): IterableIterator<AnyActorRef> {
+    for (const [id, actor] of this.actors) if (this.ledger.record(id) === undefined) yield actor;
+  }
+
+  /** Every live connection actor (for observers). */
+  connectionActors(): IterableIterator<AnyActorRef> {
+    return this.actors.values();
+  }
+
+  /** The pool actor stopped (the manager was stopped outright): stop what is left under it. */
+  stopAll(): void {
+    for (const actor of this.actors.values()) stopActor(actor);
+    this.actors.clear();
+  }
+
+  // --- effects the pool machine asks for ------------------------------------------------
+
+  /** Pool effect `retireSurplus`, with the machine's context of the resize (its new config). */
+  retireSurplus(c: PoolContext): void {
+    let left = surplusConnections(c, this.ledger.leaving);
+    left -= this.ledger.retireSurplus(left, 'resized');
+    for (const actor of this.uncreated()) {
+      if (left <= 0) break;
+      actor.send({ type: 'RETIRE', reason: 'resized' satisfies CloseReason });
+      left--;
+    }
+  }
+
+  retireAll(): void {
+    this.ledger.retireAll('shutdown');
+    for (const actor of this.uncreated()) actor.send({ type: 'RETIRE', reason: 'shutdown' satisfies CloseReason });
+  }
+
+  forceAll(): void {
+    for (const actor of this.actors.values()) actor.send({ type: 'FORCE' });
+  }
+
+  evictIdle(): void {
+    const record = this.ledger.idle.bottom();
     if (record === undefined) return;
-    this.destroyed++;
-    await this.destroyResource(record.resource);
+    this.counters.evictions++;
+    this.host.events.emit('cache:eviction', { key: this.key, connectionId: record.id });
+    const onEviction = this.host.cache.metrics?.onEviction;
+    if (onEviction !== undefined) this.callMetric(() => onEviction(this.key, record.id));
+    this.ledger.retire(record, 'evicted');
   }
 
-  /** Connection actor `watch`: report the resource closing or failing on its own. */
-  watch(id: string, report: (error: unknown) => void): () => void {
-    const record = this.ledger.record(id);
-    if (record === undefined || !isEmitter(record.resource)) return noop;
-    const resource = record.resource;
-    const onClose = (): void => report(undefined);
-    const onError = (error: unknown): void => report(error);
-    resource.on('close', onClose);
-    resource.on('error', onError);
-    return () => {
-      removeListener(resource, 'close', onClose);
-      removeListener(resource, 'error', onError);
-    };
+  /** Pool effect `sweep`: retire what is due; answer the delay (ms) until the next deadline. */
+  sweep(c: PoolContext): number {
+    const now = this.host.clock.now();
+    const next = sweep(this, c, now);
+    this.sweepAt = next;
+    return next === Number.POSITIVE_INFINITY ? next : Math.max(0, next - now);
   }
 
-  /** Pool action `notify`: network events, cache events and metrics for the report being handled. */
-  notify(event: PoolEvent): void {
-    const events = this.host.events;
-    const metrics = this.host.cache.metrics;
-    const key = this.key;
-    const e = event as ConnectionReport;
-    switch (e.type) {
-      case 'CONNECTION.READY':
-        this.created++;
-        events.emit('cache:miss', { key, connectionId: e.id });
-        if (metrics?.onMiss !== undefined) this.callMetric(() => metrics.onMiss?.(key));
-        break;
-      case 'CONNECTION.FAILED':
-        this.failed++;
-        break;
-      case 'CONNECTION.DRAINING':
-        if (e.reason === 'evicted') {
-          this.evictions++;
-          events.emit('cache:eviction', { key, connectionId: e.id });
-          if (metrics?.onEviction !== undefined) this.callMetric(() => metrics.onEviction?.(key, e.id));
-        }
-        break;
-      case 'CONNECTION.IDLE_EXPIRED':
-      case 'CONNECTION.TTL_EXPIRED': {
-        const reason = e.type === 'CONNECTION.IDLE_EXPIRED' ? 'idle' : 'ttl';
-        this.expirations++;
-        events.emit('cache:expiration', { key, connectionId: e.id, reason });
-        if (metrics?.onExpiration !== undefined) this.callMetric(() => metrics.onExpiration?.(key, e.id, reason));
-        break;
-      }
-      default:
-        break;
-    }
-    if (e.type.startsWith('CONNECTION.')) emitConnectionReport(events, key, e);
+  /** A connection retired for its age or idle time (by the sweep). */
+  expired(record: ConnectionRecord, reason: 'idle' | 'ttl' | 'lifetime'): void {
+    this.counters.expirations++;
+    const cacheReason = reason === 'idle' ? 'idle' : 'ttl';
+    this.host.events.emit('cache:expiration', { key: this.key, connectionId: record.id, reason: cacheReason });
+    const onExpiration = this.host.cache.metrics?.onExpiration;
+    if (onExpiration !== undefined) this.callMetric(() => onExpiration(this.key, record.id, cacheReason));
+    this.ledger.retire(record, reason);
+  }
+
+  leaked(record: ConnectionRecord, heldMs: number): void {
+    this.counters.leaks++;
+    this.host.events.emit('pool:leak', {
+      key: this.key,
+      connectionId: record.id,
+      heldMs,
+      stack: record.leakStack ?? '',
+    });
+  }
+
+  /** Pool effect `rejectWaiters`: who hears a failed create's error. */
+  createFailed(error: unknown, permanent: boolean): void {
+    if (permanent) this.ledger.rejectAll(() => (error instanceof Error ? error : new Error(String(error))));
+    else this.ledger.rejectOldest(error);
+  }
+
+  rejectAllWaiters(): void {
+    this.ledger.rejectAll(() => new ShutdownError());
   }
 
   notifyPool(type: 'pool:draining' | 'pool:closed'): void {
@@ -344,31 +375,33 @@ export class KeyedPool implements LedgerOwner {
   }
 
   stats(): PoolStats {
-    const c = this.actor?.getSnapshot().context as PoolContext | undefined;
+    const c = this.context();
     const idle = this.ledger.idleCount;
     const inUse = this.ledger.lentCount;
+    const validating = this.ledger.validatingCount;
     const connecting = c?.connecting ?? 0;
     const total = c === undefined ? 0 : liveConnections(c);
+    const n = this.counters;
     return {
       key: this.key,
       total,
       idle,
       inUse,
+      validating,
       connecting,
-      closing: Math.max(0, total - idle - inUse - connecting),
+      closing: Math.max(0, total - idle - inUse - validating - connecting),
       waiting: this.ledger.waitingCount,
-      created: this.created,
-      destroyed: this.destroyed,
-      failed: this.failed,
-      hits: this.hits,
-      timeouts: this.timeouts,
-      evictions: this.evictions,
-      expirations: this.expirations,
+      created: n.created,
+      destroyed: n.destroyed,
+      failed: n.failed,
+      hits: n.hits,
+      misses: n.misses,
+      timeouts: n.timeouts,
+      evictions: n.evictions,
+      expirations: n.expirations,
+      invalidated: n.invalidated,
+      leaks: n.leaks,
     };
-  }
-
-  private async destroyResource(resource: object): Promise<void> {
-    await (this.destroyFn ?? defaultDestroy)(resource);
   }
 
   private refuse(error: Error): Promise<never> {
@@ -376,8 +409,8 @@ export class KeyedPool implements LedgerOwner {
     return Promise.reject(error);
   }
 
-  /** Metrics callbacks are user code running inside transitions: isolate them like listeners. */
-  private callMetric(call: () => void): void {
+  /** Metrics callbacks are user code: isolate them like listeners. */
+  callMetric(call: () => void): void {
     try {
       call();
     } catch (error) {
@@ -385,3 +418,11 @@ export class KeyedPool implements LedgerOwner {
     }
   }
 }
+
+/** The caller's stack, for leak reports (captured only when leak detection is on). */
+function callerStack(): string {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, callerStack);
+  return (holder.stack ?? '').split('\n').slice(1).join('\n');
+}
+

@@ -1,54 +1,88 @@
 /**
  * The pool's ledger: who holds which connection, and who is waiting. This is the hot path,
- * and it makes no lifecycle decision: it never creates, closes or expires anything. Those are
- * the machines' (see machines/pool.machine.ts); the ledger carries them out when the pool
- * machine asks (`offer`, `retire`, `reject...`) and tells the machine about demand.
+ * and it makes no lifecycle decision: it never creates, closes or expires anything on its own.
+ * Those are the machines' (machines/pool.machine.ts, connection.machine.ts, and the pure
+ * decisions in pool.decisions.ts); the ledger carries them out when asked (`retire...`,
+ * `reject...`) and tells its owner about demand.
  *
  * Deferred check-in. A connection actor has `idle` and `inUse` states, and a transition costs
  * 4-5 µs, more than a whole checkout should. So a returned connection goes onto the idle stack
  * at once, but its actor hears `CHECKIN` only at the end of the event-loop turn, and only if
  * the connection is still there: a connection taken again in the same turn (the common case
  * under load) never leaves `inUse`, and costs no transition at all. A connection that rested a
- * whole turn is `idle` in its actor, with the idle timer running, and taking it sends
- * `CHECKOUT`. Every event that depends on the difference (RETIRE) goes through this ledger,
- * which delivers the pending check-in first, so the machine never decides on a stale state.
+ * whole turn is `idle` in its actor, and taking it sends `CHECKOUT`. Every event that depends
+ * on the difference (RETIRE, VALIDATE) goes through this ledger, which delivers the pending
+ * check-in first, so the machine never decides on a stale state.
  */
 import type { AnyActorRef } from 'xstate';
 import type { CloseReason } from '../../machines/connection.machine.js';
 import { refTimeout, type Clock } from '../clock.js';
 import { AbortError, InvalidReturnError } from '../errors.js';
-import { WaiterQueue, type Waiter } from './waiters.js';
+import { IdleStack, type Stackable } from './idle-stack.js';
+import { AbortListeners, WaiterQueue, type Waiter } from './waiters.js';
 
-export interface ConnectionRecord {
+/** Where a connection is: resting, lent, being validated for a caller, or neither (closing, or created unwanted). */
+export type RecordState = 'idle' | 'lent' | 'validating' | 'away';
+
+export interface ConnectionRecord extends Stackable {
   readonly id: string;
   readonly resource: object;
   /** The connection's actor (a child of the pool actor). */
   readonly actor: AnyActorRef;
-  /** Clock time it was lent, when this lease is sampled for the hold time; else -1. */
+  /** Clock time (ms) it opened. */
+  readonly openedAt: number;
+  /** Clock time (ms) it is too old (ttl, maxLifetime); Infinity: never. */
+  readonly agedAt: number;
+  /** Which limit `agedAt` is. */
+  readonly agedBy: 'ttl' | 'lifetime';
+  state: RecordState;
+  /** It was retired or dropped: it leaves (closes now, or when its holder returns it). */
+  retired: boolean;
+  /** Clock time (ms) it last started resting idle; its idle deadline counts from here. */
+  idleSince: number;
+  /** Clock time (ms) this lease started, when sampled for the hold time; else -1. */
   lentAt: number;
+  /** Checkouts so far (maxUses). */
+  uses: number;
+  /** The current lease's number; a Lease remembers the one it was given. */
+  lease: number;
+  /** Leak detection: clock time (ms) this lease is overdue (Infinity: off or reported), and the acquire's stack. */
+  leakAt: number;
+  leakStack: string | undefined;
+  /** Removes the listeners on the resource's close events. */
+  unwatch: (() => void) | undefined;
 }
 
-/** What the ledger needs from its pool: demand reporting and user-facing notifications. */
+/** What the ledger needs from its pool: demand reporting, notifications, policies. */
 export interface LedgerOwner {
   /** More acquires wait: the pool may need to create. */
   waiting(): void;
-  /** Waiters left without a connection (timeout, abort): refresh the machine's count. */
+  /** Waiters left without a connection (timeout, abort). */
   waitersLeft(): void;
-  /** A waiter was served (not from the idle stack: those are the caller's hits). */
-  lent(record: ConnectionRecord, since: number): void;
+  /** A connection was lent: from the idle stack (`waitedMs` 0), or handed to a waiter. */
+  lent(record: ConnectionRecord, waitedMs: number, fromIdle: boolean): void;
   returned(record: ConnectionRecord): void;
-  timedOut(since: number): void;
+  timedOut(waiter: Waiter): void;
   rejected(error: Error): void;
-  /** The pool's connection actors. */
-  children(): AnyActorRef[];
+  /** Validation on borrow applies to this idle record now (it rested long enough). */
+  needsValidation(record: ConnectionRecord): boolean;
+  /** The record is worn out (maxUses) and retires when it comes back. */
+  wornOut(record: ConnectionRecord): boolean;
+  /** Leak detection's threshold (ms), Infinity when off. */
+  readonly leakThreshold: number;
+  /** A connection started resting at clock time `at` (its idle deadline counts from then). */
+  idleFrom(at: number): void;
+  /** A deadline (clock ms: a leak, an age) appeared: the housekeeping sweep may need to come sooner. */
+  deadline(at: number): void;
 }
 
 const CHECKOUT = { type: 'CHECKOUT' } as const;
 const CHECKIN = { type: 'CHECKIN' } as const;
+const VALIDATE = { type: 'VALIDATE' } as const;
 
 type LeaseState = 'inUse' | 'awaitingReturn' | 'gone';
 
-/** Where the connection machine says a lent connection is. */
+/** Where the connection machine says a lent connection is (read from the snapshot's value, not `matches`). */
 function leaseState(actor: AnyActorRef): LeaseState {
   const value: unknown = actor.getSnapshot().value;
   if (typeof value === 'object' && value !== null) {
@@ -59,18 +93,20 @@ function leaseState(actor: AnyActorRef): LeaseState {
 }
 
 export class PoolLedger {
-  /** Idle connections; the top (end) is the most recently returned. */
-  private readonly idle: ConnectionRecord[] = [];
+  readonly idle = new IdleStack<ConnectionRecord>();
   private readonly lent = new Map<object, ConnectionRecord>();
   private readonly byId = new Map<string, ConnectionRecord>();
   private readonly byResource = new Map<object, ConnectionRecord>();
   /** Idle connections whose actor has not been told CHECKIN yet. */
   private readonly unsentCheckins = new Set<ConnectionRecord>();
+  /** Waiters whose connection is being validated (not queued: they are being served). */
+  private readonly validating = new Map<ConnectionRecord, Waiter>();
   /** Connections that closed while lent: their later return is accepted and ignored. */
   private readonly closedWhileLent = new WeakSet<object>();
   /** Connections returned, then closed: another return is a double return, said clearly. */
   private readonly closedAfterReturn = new WeakSet<object>();
   private readonly waiters = new WaiterQueue();
+  private readonly aborts = new AbortListeners((waiter) => this.abort(waiter));
   private flushScheduled = false;
   private deadlineTimer: unknown = undefined;
   private deadlineAt = Number.POSITIVE_INFINITY;
@@ -79,6 +115,8 @@ export class PoolLedger {
   private leases = 0;
   /** Share of leases that end with the connection back in the pool (not discarded or dead). */
   private returnRate = 1;
+  /** Connections retired or dropped and not yet closed (they still count against maxConnections). */
+  leaving = 0;
 
   constructor(
     readonly key: string,
@@ -87,13 +125,16 @@ export class PoolLedger {
   ) {}
 
   get idleCount(): number {
-    return this.idle.length;
+    return this.idle.size;
   }
   get lentCount(): number {
     return this.lent.size;
   }
   get waitingCount(): number {
-    return this.waiters.size;
+    return this.waiters.size + this.validating.size;
+  }
+  get validatingCount(): number {
+    return this.validating.size;
   }
 
   /**
@@ -112,28 +153,121 @@ export class PoolLedger {
     return oldest === undefined ? 0 : this.clock.now() - oldest.since;
   }
 
-  /** The hot path: an idle connection, or undefined. */
+  // --- the hot path -------------------------------------------------------------------
+
+  /**
+   * The hot path: an idle connection lent to the caller, or undefined. One that rested long
+   * enough to need validation comes back in state `validating`, not lent: the caller then
+   * waits for it with `waitForValidation`.
+   */
   takeIdle(): ConnectionRecord | undefined {
     const record = this.idle.pop();
     if (record === undefined) return undefined;
-    // Taken again before its actor heard CHECKIN: the actor never left inUse.
-    if (!this.unsentCheckins.delete(record)) record.actor.send(CHECKOUT);
-    this.lent.set(record.resource, record);
-    this.startLease(record);
+    if (!this.unsentCheckins.delete(record)) {
+      // It rested a whole turn: its actor is idle.
+      if (this.owner.needsValidation(record)) {
+        record.state = 'validating';
+        return record;
+      }
+      record.actor.send(CHECKOUT);
+    }
+    this.lend(record);
     return record;
   }
 
+  /** Waits for `record` (taken by takeIdle, state `validating`) to pass validation; resolves like `wait`. */
+  waitForValidation(
+    record: ConnectionRecord,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    stack: string | undefined,
+    rejectOnTimeout: boolean,
+  ): Promise<object | null> {
+    return new Promise<object | null>((resolve, reject) => {
+      const since = this.clock.now();
+      this.validateFor(record, { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false });
+    });
+  }
+
+  private validateFor(record: ConnectionRecord, waiter: Waiter): void {
+    this.validating.set(record, waiter);
+    this.watchWaiter(waiter);
+    record.actor.send(VALIDATE);
+  }
+
+  /** The validator accepted `record`: its caller gets it (or, caller gone, it comes back as if returned). */
+  validated(record: ConnectionRecord): void {
+    const waiter = this.validating.get(record);
+    this.validating.delete(record);
+    if (record.state !== 'validating') return;
+    this.lend(record);
+    if (waiter !== undefined && !waiter.settled) {
+      waiter.settled = true;
+      this.settle(waiter);
+      this.handOver(waiter, record, true);
+      return;
+    }
+    this.giveBack(record);
+  }
+
+  /** `record` failed validation, or dropped or closed while validated: its caller is served next, first in line. */
+  invalidated(record: ConnectionRecord): void {
+    const waiter = this.validating.get(record);
+    this.validating.delete(record);
+    this.markRetired(record);
+    record.state = 'away';
+    if (waiter === undefined || waiter.settled) return;
+    this.aborts.delete(waiter);
+    this.serve(waiter, true);
+  }
+
+  /** Serves `waiter` from the idle stack, or queues it (at the front: it was first). */
+  private serve(waiter: Waiter, first: boolean): void {
+    const record = this.takeIdle();
+    if (record === undefined) {
+      if (first) this.waiters.pushFront(waiter);
+      else this.waiters.push(waiter);
+      this.watchWaiter(waiter);
+      this.owner.waiting();
+    } else if (record.state === 'validating') {
+      this.validateFor(record, waiter);
+    } else {
+      waiter.settled = true;
+      this.settle(waiter);
+      this.handOver(waiter, record, true);
+    }
+  }
+
+  private lend(record: ConnectionRecord): void {
+    record.state = 'lent';
+    record.uses++;
+    record.lease++;
+    this.lent.set(record.resource, record);
+    this.startLease(record);
+  }
+
   /**
-   * Hold times feed the pool's create decisions (see servedByReturns in the pool machine).
-   * Every lease is timed at first, then one in eight: the clock costs more than the rest of
-   * a checkout, and an average needs no more.
+   * Hold times feed the pool's create decisions (see servedByReturns in pool.decisions.ts).
+   * Every lease is timed at first, then one in eight: the clock costs more than the rest of a
+   * checkout, and an average needs no more. With leak detection on, every lease is timed.
    */
   private startLease(record: ConnectionRecord): void {
+    const threshold = this.owner.leakThreshold;
+    if (threshold < Number.POSITIVE_INFINITY) {
+      const now = this.clock.now();
+      record.lentAt = now;
+      record.leakAt = now + threshold;
+      this.owner.deadline(record.leakAt);
+      this.leases++;
+      return;
+    }
     record.lentAt = this.leases++ < 32 || (this.leases & 7) === 0 ? this.clock.now() : -1;
   }
 
   private endLease(record: ConnectionRecord, returned: boolean): void {
     this.returnRate += 0.1 * ((returned ? 1 : 0) - this.returnRate);
+    record.leakAt = Number.POSITIVE_INFINITY;
+    record.leakStack = undefined;
     if (record.lentAt < 0) return;
     const held = this.clock.now() - record.lentAt;
     record.lentAt = -1;
@@ -142,233 +276,272 @@ export class PoolLedger {
     this.holdMs = this.holdMs === 0 ? sample : 0.8 * this.holdMs + 0.2 * sample;
   }
 
-  /** Waits for a connection; resolves null at `timeout` ms. */
-  wait(timeout: number, signal: AbortSignal | undefined): Promise<object | null> {
+  /** Waits for a connection; resolves null at `timeout` ms (or as the owner's `timedOut` decides). */
+  wait(timeout: number, signal: AbortSignal | undefined, stack: string | undefined, rejectOnTimeout: boolean): Promise<object | null> {
     return new Promise<object | null>((resolve, reject) => {
       const since = this.clock.now();
-      const waiter: Waiter = {
-        since,
-        deadline: since + timeout,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        settled: false,
-      };
+      const waiter: Waiter = { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false };
       this.waiters.push(waiter);
-      if (waiter.deadline < this.deadlineAt) this.armDeadline(waiter.deadline);
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.abort(waiter);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
+      this.watchWaiter(waiter);
       this.owner.waiting();
     });
+  }
+
+  private watchWaiter(waiter: Waiter): void {
+    if (waiter.deadline < this.deadlineAt) this.armDeadline(waiter.deadline);
+    this.aborts.add(waiter);
   }
 
   /** The hot path's other half: a connection comes back from its holder. */
   release(resource: object): void {
     const record = this.lent.get(resource);
     if (record === undefined) return this.releaseUnknown(resource);
-    const state = leaseState(record.actor);
+    this.giveBack(record);
+  }
+
+  /** Returns `record` (lent) to the pool: to the oldest waiter, or onto the idle stack. */
+  giveBack(record: ConnectionRecord): void {
+    let state = leaseState(record.actor);
     this.endLease(record, state === 'inUse');
+    if (state === 'inUse' && this.owner.wornOut(record)) {
+      record.actor.send({ type: 'RETIRE', reason: 'uses' } satisfies { type: 'RETIRE'; reason: CloseReason });
+      this.markRetired(record);
+      state = 'awaitingReturn';
+    }
+    this.owner.returned(record);
     if (state === 'inUse') {
       const waiter = this.waiters.shift();
       if (waiter !== undefined) {
         // Handed straight over: it stays lent and its actor stays inUse.
-        this.owner.returned(record);
-        this.handOver(waiter, record);
+        this.settle(waiter);
+        this.lend(record);
+        this.handOver(waiter, record, true);
         return;
       }
-      this.lent.delete(resource);
+      this.lent.delete(record.resource);
+      record.state = 'idle';
       this.idle.push(record);
       this.unsentCheckins.add(record);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(this.flushCheckins).unref();
       }
-    } else {
-      this.lent.delete(resource);
-      // Retired while lent: the machine closes it now. ('gone': it closed while lent.)
-      if (state === 'awaitingReturn') record.actor.send(CHECKIN);
+      return;
     }
-    this.owner.returned(record);
+    this.lent.delete(record.resource);
+    record.state = 'away';
+    this.markRetired(record);
+    // Retired while lent: the machine closes it now. ('gone': it closed while lent.)
+    if (state === 'awaitingReturn') record.actor.send(CHECKIN);
   }
 
   /** The holder gives a lent connection back as broken: it is closed, not pooled. */
   discard(resource: object): void {
     const record = this.lent.get(resource);
-    if (record === undefined) return this.releaseUnknown(resource);
+    if (record === undefined) return this.releaseUnknown(resource, 'destroyConnection');
     if (leaseState(record.actor) === 'inUse') record.actor.send({ type: 'RETIRE', reason: 'discarded' });
-    this.release(resource);
+    this.giveBack(record);
   }
 
-  /** The factory produced `resource` for connection `id` (its actor is about to be READY). */
-  adopt(id: string, resource: object, actor: AnyActorRef): ConnectionRecord {
-    const record: ConnectionRecord = { id, resource, actor, lentAt: -1 };
-    this.byId.set(id, record);
-    this.byResource.set(resource, record);
-    return record;
+  /** The resource lent as `record` (for a Lease: is its lease still the current one?). */
+  current(record: ConnectionRecord, lease: number): boolean {
+    return record.state === 'lent' && record.lease === lease && this.lent.get(record.resource) === record;
   }
 
-  has(resource: object): boolean {
-    return this.byResource.has(resource);
+  lentRecord(resource: object): ConnectionRecord | undefined {
+    return this.lent.get(resource);
+  }
+
+  // --- creates, closes and retirements (effects the machines ask for) -----------------
+
+  /**
+   * A create produced `record`. The oldest waiter gets it at once (its actor then goes straight
+   * to inUse), or it rests idle; one nobody wants any more (retired while connecting) is only
+   * recorded, to be destroyed. Returns whether it was lent.
+   */
+  adopt(record: ConnectionRecord, wanted: boolean): boolean {
+    this.byId.set(record.id, record);
+    this.byResource.set(record.resource, record);
+    if (!wanted) {
+      record.state = 'away';
+      this.markRetired(record);
+      return false;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter === undefined) {
+      record.state = 'idle';
+      record.idleSince = record.openedAt;
+      this.idle.push(record);
+      this.owner.idleFrom(record.openedAt);
+      return false;
+    }
+    this.settle(waiter);
+    this.lend(record);
+    this.handOver(waiter, record, false);
+    return true;
   }
 
   record(id: string): ConnectionRecord | undefined {
     return this.byId.get(id);
   }
 
-  /** Machine: CONNECTION.READY. The oldest waiter gets it, or it rests idle. */
-  offer(id: string): void {
-    const record = this.byId.get(id);
-    if (record === undefined) return;
-    const waiter = this.waiters.shift();
-    if (waiter === undefined) {
-      this.idle.push(record); // its actor is already idle: nothing to defer
-      return;
+  /** Every record (idle, lent, validating, leaving). */
+  records(): IterableIterator<ConnectionRecord> {
+    return this.byId.values();
+  }
+
+  /** The resource dropped on its own: nobody may take it any more (its actor is closing it). */
+  dropped(record: ConnectionRecord): void {
+    if (record.state === 'validating') return this.invalidated(record);
+    this.markRetired(record);
+    if (record.state === 'idle') {
+      this.idle.remove(record);
+      this.unsentCheckins.delete(record);
+      record.state = 'away';
     }
-    record.actor.send(CHECKOUT);
-    this.lent.set(record.resource, record);
-    this.handOver(waiter, record);
   }
 
-  /** Machine: CONNECTION.DRAINING. Nobody may take it any more. */
-  unlist(id: string): void {
+  /** CONNECTION.CLOSED: the record goes. */
+  forget(id: string): ConnectionRecord | undefined {
     const record = this.byId.get(id);
-    if (record === undefined) return;
-    this.removeIdle(record);
-    this.unsentCheckins.delete(record);
-  }
-
-  /** Machine: CONNECTION.CLOSED. */
-  forget(id: string): void {
-    const record = this.byId.get(id);
-    if (record === undefined) return;
+    if (record === undefined) return undefined;
+    if (record.state === 'validating') this.invalidated(record);
     this.byId.delete(id);
     this.byResource.delete(record.resource);
+    if (record.retired) this.leaving--;
     if (this.lent.delete(record.resource)) this.closedWhileLent.add(record.resource);
     else this.closedAfterReturn.add(record.resource);
+    this.idle.remove(record);
+    this.unsentCheckins.delete(record);
+    record.state = 'away';
+    return record;
   }
 
-  /** Machine decided to retire `id`: closes now if idle, on return if lent, on landing if connecting. */
-  retire(id: string, reason: CloseReason): void {
-    const record = this.byId.get(id);
-    if (record === undefined) {
-      for (const child of this.uncreated()) {
-        if (child.id === id) child.send({ type: 'RETIRE', reason });
-      }
-      return;
+  /** Retire one connection: it closes now if idle, when returned if lent. */
+  retire(record: ConnectionRecord, reason: CloseReason): void {
+    this.deliverCheckin(record);
+    if (record.state === 'idle') {
+      this.idle.remove(record);
+      record.state = 'away';
     }
-    this.retireRecord(record, reason);
+    this.markRetired(record);
+    record.actor.send({ type: 'RETIRE', reason });
   }
 
-  /** Machine: shrink by `count`: least recently used idle first, then lent, then connecting. */
-  retireSurplus(count: number, reason: CloseReason): void {
+  /** Shutdown: every connection, whatever its state (the caller retires those not created yet). */
+  retireAll(reason: CloseReason): void {
+    // All idle ones at once: removing them one by one from the stack would cost more.
+    for (const record of this.idle.drain()) {
+      this.deliverCheckin(record);
+      record.state = 'away';
+      this.markRetired(record);
+      record.actor.send({ type: 'RETIRE', reason });
+    }
+    for (const record of [...this.byId.values()]) {
+      if (!record.retired) this.retire(record, reason);
+    }
+  }
+
+  /** Shrink by `count`: least recently used idle first, then lent. Returns how many it retired. */
+  retireSurplus(count: number, reason: CloseReason): number {
     let left = count;
-    while (left > 0 && this.idle.length > 0) {
-      this.retireRecord(this.idle[0] as ConnectionRecord, reason);
+    for (let record = this.idle.bottom(); left > 0 && record !== undefined; record = this.idle.bottom()) {
+      this.retire(record, reason);
       left--;
     }
     for (const record of [...this.lent.values()]) {
       if (left <= 0) break;
       if (leaseState(record.actor) !== 'inUse') continue;
-      this.retireRecord(record, reason);
+      this.retire(record, reason);
       left--;
     }
-    for (const child of this.uncreated()) {
-      if (left <= 0) break;
-      child.send({ type: 'RETIRE', reason });
-      left--;
-    }
+    return count - left;
   }
 
-  /** Machine: shutdown. Every connection, whatever its state. */
-  retireAll(reason: CloseReason): void {
-    for (const record of [...this.byId.values()]) this.retireRecord(record, reason);
-    for (const child of this.uncreated()) child.send({ type: 'RETIRE', reason });
-  }
-
-  /** Machine (LRU): close the least recently used idle connection. */
+  /** LRU: close the least recently used idle connection. */
   evictIdle(): boolean {
-    const record = this.idle[0];
+    const record = this.idle.bottom();
     if (record === undefined) return false;
-    this.retireRecord(record, 'evicted');
+    this.retire(record, 'evicted');
     return true;
   }
 
-  /** Machine: CONNECTION.FAILED. The oldest waiter gets the factory's error. */
+  /** The oldest waiter gets a failed create's error. */
   rejectOldest(error: unknown): void {
     const waiter = this.waiters.shift();
     if (waiter === undefined) return;
     this.settle(waiter);
-    const err = error instanceof Error ? error : new Error(String(error));
-    this.owner.rejected(err);
+    this.owner.rejected(error instanceof Error ? error : new Error(String(error)));
     waiter.reject(error);
   }
 
-  rejectAll(error: Error): void {
+  /** Every waiter rejects; `error` is built only if someone waits. */
+  rejectAll(error: () => Error): void {
+    if (this.waitingCount === 0) return;
+    const e = error();
     for (let waiter = this.waiters.shift(); waiter !== undefined; waiter = this.waiters.shift()) {
       this.settle(waiter);
-      this.owner.rejected(error);
-      waiter.reject(error);
+      this.owner.rejected(e);
+      waiter.reject(e);
+    }
+    for (const [record, waiter] of [...this.validating]) {
+      this.validating.delete(record);
+      if (waiter.settled) continue;
+      waiter.settled = true;
+      this.settle(waiter);
+      this.owner.rejected(e);
+      waiter.reject(e);
     }
   }
 
   /** Resources of connections that are idle or lent. */
   *resources(): IterableIterator<object> {
-    for (const record of this.idle) yield record.resource;
+    for (const record of this.idle.records()) yield record.resource;
     yield* this.lent.keys();
   }
 
-  private retireRecord(record: ConnectionRecord, reason: CloseReason): void {
-    this.deliverCheckin(record);
-    this.removeIdle(record);
-    record.actor.send({ type: 'RETIRE', reason });
+  private markRetired(record: ConnectionRecord): void {
+    if (record.retired) return;
+    record.retired = true;
+    this.leaving++;
   }
 
   private deliverCheckin(record: ConnectionRecord): void {
     if (this.unsentCheckins.delete(record)) record.actor.send(CHECKIN);
   }
 
-  /**
-   * Connection actors with no record: not created yet (an attempt in flight, or a backoff
-   * between attempts). Derived from the records, whatever the machine's substate.
-   */
-  private uncreated(): AnyActorRef[] {
-    return this.owner.children().filter((child) => !this.byId.has(child.id));
-  }
-
   private readonly flushCheckins = (): void => {
     this.flushScheduled = false;
+    if (this.unsentCheckins.size === 0) return;
+    const now = this.clock.now();
     const records = [...this.unsentCheckins];
     this.unsentCheckins.clear();
-    for (const record of records) record.actor.send(CHECKIN);
+    for (const record of records) {
+      record.idleSince = now;
+      record.actor.send(CHECKIN);
+    }
+    this.owner.idleFrom(now);
   };
 
-  private removeIdle(record: ConnectionRecord): void {
-    const i = this.idle.indexOf(record);
-    if (i >= 0) this.idle.splice(i, 1);
-  }
-
-  /** A waiter gets a connection (returned, or new). Lends from the idle stack go through takeIdle. */
-  private handOver(waiter: Waiter, record: ConnectionRecord): void {
-    this.settle(waiter);
-    this.startLease(record);
-    this.owner.lent(record, waiter.since);
+  /** A waiter gets a connection (returned, validated, or new). */
+  private handOver(waiter: Waiter, record: ConnectionRecord, reused: boolean): void {
+    if (waiter.stack !== undefined) record.leakStack = waiter.stack;
+    this.owner.lent(record, this.clock.now() - waiter.since, reused);
     waiter.resolve(record.resource);
   }
 
-  /** Cleans up after a waiter that `shift` or `remove` took off the queue. */
+  /** Cleans up after a waiter that `shift` took off the queue, or that was settled otherwise. */
   private settle(waiter: Waiter): void {
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    if (this.waiters.size === 0) this.disarmDeadline();
+    this.aborts.delete(waiter);
+    if (this.waitingCount === 0) this.disarmDeadline();
   }
 
   private abort(waiter: Waiter): void {
     if (waiter.settled) return;
     this.waiters.remove(waiter);
+    waiter.settled = true;
     this.settle(waiter);
-    const error = new AbortError('acquireConnection was aborted', { cause: waiter.signal?.reason });
+    const error = new AbortError('acquire was aborted', { cause: waiter.signal?.reason });
     this.owner.rejected(error);
     waiter.reject(error);
     this.owner.waitersLeft();
@@ -392,36 +565,35 @@ export class PoolLedger {
     this.deadlineTimer = undefined;
     this.deadlineAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    let expired = 0;
-    for (const waiter of [...this.waiters.unsettled()]) {
+    const { expired, next } = this.waiters.expire(now);
+    let soonest = next;
+    for (const waiter of this.validating.values()) {
+      if (waiter.settled) continue;
       if (waiter.deadline <= now) {
-        this.waiters.remove(waiter);
-        if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-        this.owner.timedOut(waiter.since);
-        waiter.resolve(null);
-        expired++;
-      } else if (waiter.deadline < next) {
-        next = waiter.deadline;
-      }
+        // Its validation goes on; whatever it answers, this caller has had its answer.
+        waiter.settled = true;
+        expired.push(waiter);
+      } else if (waiter.deadline < soonest) soonest = waiter.deadline;
     }
-    if (next < Number.POSITIVE_INFINITY) this.armDeadline(next);
-    if (expired > 0) this.owner.waitersLeft();
+    if (soonest < Number.POSITIVE_INFINITY) this.armDeadline(soonest);
+    for (const waiter of expired) {
+      this.aborts.delete(waiter);
+      this.owner.timedOut(waiter);
+    }
+    if (expired.length > 0) this.owner.waitersLeft();
   };
 
-  private releaseUnknown(resource: object): void {
+  private releaseUnknown(resource: object, call: 'returnConnection' | 'destroyConnection' = 'returnConnection'): void {
     if (this.closedWhileLent.has(resource)) {
       // Its connection closed while lent (dropped, or forced by shutdown): nothing to do.
       this.closedWhileLent.delete(resource);
       return;
     }
     const record = this.byResource.get(resource);
-    if (record !== undefined) {
-      throw new InvalidReturnError(this.key, `connection ${record.id} was already returned`);
-    }
+    if (record !== undefined) throw new InvalidReturnError(call, this.key, `connection ${record.id} was already returned`);
     if (this.closedAfterReturn.has(resource)) {
-      throw new InvalidReturnError(this.key, 'this connection was already returned (and has been closed since)');
+      throw new InvalidReturnError(call, this.key, 'this connection was already returned (and has been closed since)');
     }
-    throw new InvalidReturnError(this.key, 'this connection was not lent out by this key');
+    throw new InvalidReturnError(call, this.key, 'this connection was not lent out by this key');
   }
 }

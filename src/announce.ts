@@ -1,0 +1,51 @@
+/**
+ * The network events users see (`manager.events` and the delegate), announced by a connection
+ * actor's effects as it moves: connecting, backoff, connected, disconnected, failed, closed.
+ * Pools and links (connections opened by connect()) announce alike.
+ */
+import type { ConnectionContext } from '../machines/connection.machine.js';
+import { errorCodeOf, type EventHub } from './events.js';
+
+type Facts = Pick<ConnectionContext, 'id' | 'key' | 'attempt' | 'retryDelay' | 'error' | 'closeReason'>;
+
+export const announce = {
+  connecting(events: EventHub, c: Facts): void {
+    events.emitConnection('connection:connecting', { key: c.key, connectionId: c.id, attempt: c.attempt });
+  },
+
+  /** An attempt failed and another follows after `retryDelay` ms. */
+  backoff(events: EventHub, c: Facts): void {
+    const base = { key: c.key, connectionId: c.id, attempt: c.attempt };
+    events.emitConnection('connection:error', { ...base, code: errorCodeOf(c.error), error: c.error });
+    events.emitConnection('connection:backoff', { ...base, delay: c.retryDelay ?? 0, error: c.error });
+  },
+
+  ready(events: EventHub, c: Facts, reconnected: boolean): void {
+    events.emitConnection('connection:connected', { key: c.key, connectionId: c.id, attempt: c.attempt, reconnected });
+  },
+
+  /** A connection broke on its own: `error` (attempt 0: not an attempt) when there was one. */
+  disconnected(events: EventHub, c: Facts): void {
+    const base = { key: c.key, connectionId: c.id };
+    if (c.error !== undefined) {
+      events.emitConnection('connection:error', { ...base, attempt: 0, code: errorCodeOf(c.error), error: c.error });
+    }
+    events.emitConnection('connection:disconnected', { ...base, error: c.error });
+  },
+
+  /** A create or (re)connection gave up after `attempt` attempts. */
+  failed(events: EventHub, c: Facts): void {
+    const base = { key: c.key, connectionId: c.id };
+    events.emitConnection('connection:error', { ...base, attempt: c.attempt, code: errorCodeOf(c.error), error: c.error });
+    events.emitConnection('connection:failed', { ...base, attempts: c.attempt, error: c.error });
+  },
+
+  closed(events: EventHub, c: Facts): void {
+    events.emitConnection('connection:closed', {
+      key: c.key,
+      connectionId: c.id,
+      reason: c.closeReason ?? 'dropped',
+      error: c.error,
+    });
+  },
+};
