@@ -58,8 +58,12 @@ export interface PoolCounts extends DemandFacts {
   requested: number;
 }
 
-/** The pool's create phases: `steady` (or recovering), or `probing` (one create at a time). */
-export type CreatePhase = 'steady' | 'probing';
+/**
+ * The pool's create phases: `steady`; `recovering` (the breaker let a probe through: creates
+ * for waiting callers only, the minimum is refilled once the pool is stable again, so a server
+ * that accepts and closes at once is not reconnected in a loop); `probing` (one at a time).
+ */
+export type CreatePhase = 'steady' | 'recovering' | 'probing';
 
 /** Connections that exist (or are about to): the quantity bounded by maxConnections. */
 export function liveConnections(c: PoolCounts): number {
@@ -86,7 +90,7 @@ export function servedByReturns(c: PoolCounts): number {
 export function connectionsWanted(c: PoolCounts, phase: CreatePhase): number {
   const pending = c.connecting + c.requested;
   const forWaiters = c.waiting - pending - servedByReturns(c);
-  const forMin = c.config.minConnections - (c.open + pending);
+  const forMin = phase === 'recovering' ? 0 : c.config.minConnections - (c.open + pending);
   const room = c.config.maxConnections - (liveConnections(c) + c.requested);
   const want = Math.max(0, Math.min(room, Math.max(forWaiters, forMin)));
   return phase === 'probing' ? Math.min(want, pending === 0 ? 1 : 0) : want;

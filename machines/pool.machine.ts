@@ -114,7 +114,8 @@ export function createStateOf(value: unknown): CreateState {
  */
 export function demandMatters(state: CreateState, c: PoolContext): boolean {
   if (state === 'coolingDown' || state === 'stopping') return false;
-  if (connectionsWanted(c, state === 'probing' ? 'probing' : 'steady') > 0) return true;
+  const phase = state === 'probing' || state === 'recovering' ? state : 'steady';
+  if (connectionsWanted(c, phase) > 0) return true;
   return state === 'creating' && returnsWillServe(c);
 }
 
@@ -135,9 +136,11 @@ export const poolMachine = setup({
   actors: { connection: connectionMachine },
   guards: {
     wantsConnections: ({ context, event }) => connectionsWanted(withFacts(context, event), 'steady') > 0,
+    wantsConnectionsRecovering: ({ context, event }) => connectionsWanted(withFacts(context, event), 'recovering') > 0,
     wantsProbe: ({ context, event }) => connectionsWanted(withFacts(context, event), 'probing') > 0,
     returnsWillServe: ({ context, event }) => returnsWillServe(withFacts(context, event)),
     grantNeeded: ({ context }) => grantNeeded(context, 'steady'),
+    grantNeededRecovering: ({ context }) => grantNeeded(context, 'recovering'),
     grantNeededForProbe: ({ context }) => grantNeeded(context, 'probing'),
     newFailure: ({ context, event }) => newFailureEpisode(context.epoch, epochOf(event)),
     newFailedAttempt: ({ context, event }) =>
@@ -158,6 +161,12 @@ export const poolMachine = setup({
     // Alone (no manager above it), a pool asks nobody: its requests stay pending.
     requestSlots: enqueueActions(({ context, enqueue, self }) => {
       const n = connectionsWanted(context, 'steady');
+      enqueue.assign({ requested: context.requested + n });
+      if (!hasParent(self)) return;
+      for (let i = 0; i < n; i++) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
+    }),
+    requestSlotsForWaiters: enqueueActions(({ context, enqueue, self }) => {
+      const n = connectionsWanted(context, 'recovering');
       enqueue.assign({ requested: context.requested + n });
       if (!hasParent(self)) return;
       for (let i = 0; i < n; i++) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
@@ -284,8 +293,9 @@ export const poolMachine = setup({
               on: {
                 DEMAND: { actions: 'recordDemand' },
                 'SLOT.GRANTED': { actions: 'returnGrant' },
-                // A create from before the breaker opened made it: the server answers again.
-                'CONNECTION.READY': { target: 'recovering', actions: ['countReady', 'reportDemand'] },
+                // A create from before the breaker opened made it. That is no proof the server is
+                // healthy (it may accept and close at once): only the probe's success is.
+                'CONNECTION.READY': { actions: 'countReady' },
               },
             },
             // One create at a time (for the oldest waiter, or to refill).
@@ -306,11 +316,11 @@ export const poolMachine = setup({
               after: { stabilityWindow: { target: 'steady', actions: 'resetFailures' } },
               on: {
                 DEMAND: [
-                  { guard: 'wantsConnections', actions: ['recordDemand', 'requestSlots'] },
+                  { guard: 'wantsConnectionsRecovering', actions: ['recordDemand', 'requestSlotsForWaiters'] },
                   { actions: 'recordDemand' },
                 ],
                 'SLOT.GRANTED': [
-                  { guard: 'grantNeeded', actions: ['spawnConnection', 'countSpawned'] },
+                  { guard: 'grantNeededRecovering', actions: ['spawnConnection', 'countSpawned'] },
                   { actions: 'returnGrant' },
                 ],
                 'CONNECTION.READY': { actions: 'countReady' },
