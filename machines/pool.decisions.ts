@@ -14,7 +14,7 @@ export interface BreakerConfig {
 export interface PoolConfig {
   minConnections: number;
   maxConnections: number;
-  /** Not used by the machine (the ledger keeps acquire deadlines); part of the key's config. */
+  /** How long callers wait (the ledger keeps their deadlines); bounds the wait for returns. */
   acquireTimeout: number;
   /** Idle time (ms) after which a connection above minConnections is retired. Infinity: never. */
   maxIdleTime: number;
@@ -71,15 +71,25 @@ export function liveConnections(c: PoolCounts): number {
 }
 
 /**
+ * How long returns may be waited for instead of a create (ms): a create's time, but never
+ * longer than callers wait (acquireTimeout). A create estimate inflated by a stalled event
+ * loop must not leave callers timing out while the pool had room to create.
+ */
+export function returnsHorizon(c: PoolCounts): number {
+  return Math.min(c.createMs, c.config.acquireTimeout);
+}
+
+/**
  * Little's law: how many waiters the connections now lent will serve before a connection
  * created now could be ready. Each of the `open` connections comes back every `holdMs` on
  * average and a create takes `createMs`, so they serve `open * createMs / holdMs` waiters in
- * that time; those need no create. Unknown rates, or a waiter already kept longer than a
- * create takes (the estimate was wrong): none.
+ * that time (bounded by how long callers wait); those need no create. Unknown rates, or a
+ * waiter already kept longer than that (the estimate was wrong): none.
  */
 export function servedByReturns(c: PoolCounts): number {
-  if (c.holdMs <= 0 || c.createMs <= 0 || c.oldestWaitMs >= c.createMs) return 0;
-  return Math.floor((c.open * c.createMs) / c.holdMs);
+  const horizon = returnsHorizon(c);
+  if (c.holdMs <= 0 || horizon <= 0 || c.oldestWaitMs >= horizon) return 0;
+  return Math.floor((c.open * horizon) / c.holdMs);
 }
 
 /**
@@ -103,9 +113,9 @@ export function returnsWillServe(c: PoolCounts): boolean {
   return uncovered > 0 && room > 0 && connectionsWanted(c, 'steady') === 0;
 }
 
-/** While awaiting returns: look again once the oldest waiter has waited a create time. */
+/** While awaiting returns: look again once the oldest waiter has waited a create time (or half its acquireTimeout). */
 export function recheckDelay(c: PoolCounts): number {
-  return Math.max(0, c.createMs - c.oldestWaitMs);
+  return Math.max(0, Math.min(c.createMs, c.config.acquireTimeout / 2) - c.oldestWaitMs);
 }
 
 /** A granted slot is still wanted (it is counted in `requested`; leave it out). */

@@ -47,6 +47,8 @@ export interface LinkHost {
   readonly keepAlive: KeepAlive;
   /** Asks the manager machine to open the link's actor (LINK.OPEN). */
   open(input: ConnectionInput): void;
+  /** The manager actor (the links' parent). */
+  parent(): AnyActorRef;
 }
 
 const DESTROYED = { type: 'DESTROYED' } as const;
@@ -88,7 +90,7 @@ export class LinkRegistry {
   open(server: ServerLocation, retry: LinkPolicy): Promise<Connection> {
     const id = linkId(server.cacheKey, ++this.seq);
     return new Promise<Connection>((resolve, reject) => {
-      this.links.set(id, {
+      const link: Link = {
         id,
         server,
         retry,
@@ -99,8 +101,9 @@ export class LinkRegistry {
         attempt: undefined,
         settle: { resolve, reject },
         release: undefined,
-      });
-      this.host.open({
+      };
+      this.links.set(id, link);
+      const input: ConnectionInput = {
         id,
         key: server.cacheKey,
         maxAttempts: retry.maxAttempts,
@@ -110,17 +113,19 @@ export class LinkRegistry {
         stabilityWindow: retry.stabilityWindow,
         validationTimeout: Number.POSITIVE_INFINITY,
         destroyTimeout: DESTROY_TIMEOUT_MS,
-      });
+      };
+      // Created here, started by the manager's transition (LINK.OPEN).
+      if (this.logic !== undefined) link.actor = createActor(this.logic, { parent: this.host.parent(), id, input });
+      this.host.open(input);
     });
   }
 
-  /** Manager effect `openLink`: start the link's actor under the manager. */
-  startActor(input: ConnectionInput, manager: AnyActorRef): void {
-    const link = this.links.get(input.id);
-    if (link === undefined || this.logic === undefined) return;
-    link.actor = createActor(this.logic, { parent: manager, id: input.id, input });
-    this.linkActors.set(input.id, link.actor);
-    link.actor.start();
+  /** Manager effect `openLink`: start the link's actor. */
+  startActor(id: string): void {
+    const actor = this.links.get(id)?.actor;
+    if (actor === undefined) return;
+    this.linkActors.set(id, actor);
+    actor.start();
   }
 
   /** Manager effect `stopLink`: the link's actor has reported its end. */

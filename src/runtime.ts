@@ -12,7 +12,6 @@
 import { createActor, type Actor, type AnyActorRef, type AnyStateMachine, type InspectionEvent, type Observer } from 'xstate';
 import { poolId } from '../machines/ids.js';
 import type { ManagerMachine } from '../machines/manager.machine.js';
-import type { PoolConfig } from '../machines/pool.decisions.js';
 import { KeepAlive, type Clock } from './clock.js';
 import { DEFAULT_POOL_RETRY, type CacheConfiguration, type PoolSpec } from './config.js';
 import { EventHub } from './events.js';
@@ -55,13 +54,13 @@ export class ManagerRuntime implements PoolHost {
       clock,
       keepAlive: this.keepAlive,
       open: (input) => this.actor.send({ type: 'LINK.OPEN', input }),
+      parent: () => this.actor,
     });
     const machines = provideMachines({
       events: this.events,
       pool: (key) => this.pools.get(key),
       links: this.links,
-      openPoolActor: (key, config, manager) => this.openPoolActor(key, config, manager),
-      evictLeastRecentlyUsed: (key) => this.evictLeastRecentlyUsed(key),
+      leastRecentlyUsed: (key) => this.leastRecentlyUsed(key),
       shutdownPhase: (phase) => this.events.emit('manager:shutdown', { phase }),
       children: () => this.children(),
     });
@@ -123,18 +122,12 @@ export class ManagerRuntime implements PoolHost {
     setup(pool);
     this.pools.set(key, pool);
     this.events.emit('pool:created', { key, config: { ...spec.settings } });
-    this.actor.send({ type: 'POOL.OPEN', key, config: pool.machineConfig() });
-    return pool;
-  }
-
-  /** Manager effect `openPool`: the key's pool actor, under the manager. */
-  private openPoolActor(key: string, config: PoolConfig, manager: AnyActorRef): void {
-    const pool = this.pools.get(key);
-    if (pool === undefined || pool.actor !== undefined) return;
-    const actor = createActor(this.poolLogic, { parent: manager, id: poolId(key), input: { key, config } });
+    // Created here, started by the manager's transition (POOL.OPEN): the decision is the machine's.
+    const actor = createActor(this.poolLogic, { parent: this.actor, id: poolId(key), input: { key, config: pool.machineConfig() } });
     pool.actor = actor;
     actor.subscribe({ complete: () => pool.stopAll(), error: () => pool.stopAll() });
-    actor.start();
+    this.actor.send({ type: 'POOL.OPEN', key, config: pool.machineConfig() });
+    return pool;
   }
 
   /** Pools and links whose actors run (for shutdown and force). */
@@ -169,12 +162,12 @@ export class ManagerRuntime implements PoolHost {
     pool.configure(pool.spec, registration.retry);
   }
 
-  private evictLeastRecentlyUsed(requester: string): void {
+  private leastRecentlyUsed(requester: string): AnyActorRef | undefined {
     let victim: KeyedPool | undefined;
     for (const pool of this.pools.values()) {
       if (pool.key === requester || pool.ledger.idleCount === 0) continue;
       if (victim === undefined || pool.lastUsed < victim.lastUsed) victim = pool;
     }
-    victim?.actor?.send({ type: 'EVICT' });
+    return victim?.actor;
   }
 }

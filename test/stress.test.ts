@@ -71,6 +71,10 @@ test('invariants under hundreds of concurrent acquires, failures, drops, aborts 
       return;
     }
     if (c === null) {
+      // Liveness that does not depend on the machine's speed: a caller may time out only while
+      // its key has no idle connection (one returned while someone waits goes to the waiter).
+      const idle = m.connectionCache.stats(key)?.idle ?? 0;
+      if (idle > 0) violations.push(`${key}: an acquire timed out while ${idle} connection(s) were idle`);
       outcomes.timedOut++;
       return;
     }
@@ -106,11 +110,11 @@ test('invariants under hundreds of concurrent acquires, failures, drops, aborts 
   }
   expect(violations.slice(0, 10)).toEqual([]);
   expect(KEYS.reduce((n, k) => n + (m.connectionCache.stats(k)?.hits ?? 0), 0)).toBeGreaterThan(0);
-  // Liveness, loosely: how many are served depends on how loaded the machine is (a stalled event
-  // loop makes creates look slow, and the pool then waits for returns instead; see Little's law in
-  // docs/architecture.md), but every key must keep serving.
-  expect(outcomes.served).toBeGreaterThan(100);
-  for (const k of KEYS) expect(m.connectionCache.stats(k)?.hits ?? 0).toBeGreaterThan(0);
+  // How many are served depends on how loaded the machine is (a stalled event loop makes creates
+  // look slow, and the pool then waits for returns instead; see Little's law in
+  // docs/architecture.md), but every key keeps serving, from new and from reused connections.
+  for (const k of KEYS) expect(m.connectionCache.stats(k)).toMatchObject({ hits: expect.any(Number), misses: expect.any(Number) });
+  for (const k of KEYS) expect(Math.min(m.connectionCache.stats(k)?.hits ?? 0, m.connectionCache.stats(k)?.misses ?? 0)).toBeGreaterThan(0);
   expect(outcomes.failed + outcomes.timedOut + outcomes.aborted).toBeGreaterThan(0);
 
   // Late arrivals are refused; then every connection ever created is destroyed exactly once.

@@ -9,7 +9,6 @@ import { connectionMachine, type ConnectionContext } from '../../machines/connec
 import { managerMachine } from '../../machines/manager.machine.js';
 import type { ConnectionReport } from '../../machines/connection.machine.js';
 import { nextConnectionInput, poolMachine, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
-import type { PoolConfig } from '../../machines/pool.decisions.js';
 import { announce } from '../announce.js';
 import type { EventHub } from '../events.js';
 import type { LinkRegistry } from '../links.js';
@@ -20,10 +19,8 @@ export interface EffectsHost {
   readonly events: EventHub;
   pool(key: string): KeyedPool | undefined;
   readonly links: LinkRegistry;
-  /** Manager effect `openPool`: start the key's pool actor under `manager`. */
-  openPoolActor(key: string, config: PoolConfig, manager: AnyActorRef): void;
-  /** LRU: ask the least recently used key other than `key` with an idle connection to close one. */
-  evictLeastRecentlyUsed(key: string): void;
+  /** LRU: the pool actor of the least recently used key other than `key` with an idle connection. */
+  leastRecentlyUsed(key: string): AnyActorRef | undefined;
   shutdownPhase(phase: 'started' | 'forced' | 'completed'): void;
   /** Every pool and link actor that runs (for shutdown and force). */
   children(): Iterable<{ ref: AnyActorRef; kind: 'pool' | 'link' }>;
@@ -113,11 +110,29 @@ export function provideMachines(host: EffectsHost) {
         if (event.type === 'CONNECTION.FAILED') poolOf(context.key).createFailed(event.error, event.permanent);
       },
       rejectAllWaiters: ({ context }) => poolOf(context.key).rejectAllWaiters(),
-      retireSurplus: ({ context }) => poolOf(context.key).retireSurplus(context),
-      retireAll: ({ context }) => poolOf(context.key).retireAll(),
-      forceAll: ({ context }) => poolOf(context.key).forceAll(),
-      evictIdle: ({ context }) => poolOf(context.key).evictIdle(),
-      sweep: assign({ sweepDelay: ({ context }) => poolOf(context.key).sweep(context) }),
+      retireSurplus: enqueueActions(({ context, enqueue }) => {
+        const pool = poolOf(context.key);
+        for (const [ref, e] of pool.deferred(() => pool.retireSurplus(context))) enqueue.sendTo(ref, e);
+      }),
+      retireAll: enqueueActions(({ context, enqueue }) => {
+        const pool = poolOf(context.key);
+        for (const [ref, e] of pool.deferred(() => pool.retireAll())) enqueue.sendTo(ref, e);
+      }),
+      forceAll: enqueueActions(({ context, enqueue }) => {
+        const pool = poolOf(context.key);
+        for (const [ref, e] of pool.deferred(() => pool.forceAll())) enqueue.sendTo(ref, e);
+      }),
+      evictIdle: enqueueActions(({ context, enqueue }) => {
+        const pool = poolOf(context.key);
+        for (const [ref, e] of pool.deferred(() => pool.evictIdle())) enqueue.sendTo(ref, e);
+      }),
+      sweep: enqueueActions(({ context, enqueue }) => {
+        const pool = poolOf(context.key);
+        let sweepDelay = Number.POSITIVE_INFINITY;
+        const sends = pool.deferred(() => (sweepDelay = pool.sweep(context)));
+        enqueue.assign({ sweepDelay });
+        for (const [ref, e] of sends) enqueue.sendTo(ref, e);
+      }),
       notifyDraining: ({ context }) => poolOf(context.key).notifyPool('pool:draining'),
       notifyClosed: ({ context }) => poolOf(context.key).notifyPool('pool:closed'),
     },
@@ -126,11 +141,13 @@ export function provideMachines(host: EffectsHost) {
   const GRANTED = { type: 'SLOT.GRANTED' } as const satisfies PoolEvent;
   const manager = managerMachine.provide({
     actions: {
-      openPool: ({ event, self }) => {
-        if (event.type === 'POOL.OPEN') host.openPoolActor(event.key, event.config, self);
+      // The actors were created before the event was sent (creating an actor inside an action
+      // is what XState warns about); the manager's transition starts them.
+      openPool: ({ event }) => {
+        if (event.type === 'POOL.OPEN') host.pool(event.key)?.actor?.start();
       },
-      openLink: ({ event, self }) => {
-        if (event.type === 'LINK.OPEN') links.startActor(event.input, self);
+      openLink: ({ event }) => {
+        if (event.type === 'LINK.OPEN') links.startActor(event.input.id);
       },
       grantTo: enqueueActions(({ event, enqueue }) => {
         const ref = event.type === 'SLOT.REQUEST' ? host.pool(event.key)?.actor : undefined;
@@ -157,9 +174,10 @@ export function provideMachines(host: EffectsHost) {
       forceChildren: enqueueActions(({ enqueue }) => {
         for (const child of host.children()) enqueue.sendTo(child.ref, { type: 'FORCE' });
       }),
-      evictLeastRecentlyUsed: ({ event }) => {
-        if (event.type === 'SLOT.REQUEST') host.evictLeastRecentlyUsed(event.key);
-      },
+      evictLeastRecentlyUsed: enqueueActions(({ event, enqueue }) => {
+        const victim = event.type === 'SLOT.REQUEST' ? host.leastRecentlyUsed(event.key) : undefined;
+        if (victim !== undefined) enqueue.sendTo(victim, { type: 'EVICT' });
+      }),
       notifyShutdownStarted: () => host.shutdownPhase('started'),
       notifyShutdownForced: () => host.shutdownPhase('forced'),
       notifyShutdownCompleted: () => host.shutdownPhase('completed'),

@@ -9,7 +9,7 @@
  * every spawn and stop, which made a pool of thousands quadratic. The inspector still shows
  * them under their pool (their parent).
  */
-import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import { createActor, type AnyActorRef, type AnyEventObject, type AnyStateMachine } from 'xstate';
 import type { CloseReason, ConnectionInput } from '../../machines/connection.machine.js';
 import {
   atCapacity,
@@ -75,6 +75,8 @@ export class KeyedPool implements LedgerOwner {
   private demandScheduled = false;
   /** Waiters left since the last demand report: the machine's count may be stale. */
   private waitersLeftSince = false;
+  /** Sends made while a pool transition runs an effect, for XState to deliver after it. */
+  private outbox: [AnyActorRef, AnyEventObject][] | undefined;
 
   constructor(
     readonly key: string,
@@ -265,6 +267,27 @@ export class KeyedPool implements LedgerOwner {
     this.actor?.send({ type: 'SWEEP.SCHEDULE', delay: Math.max(0, at - this.host.clock.now()) } satisfies PoolEvent);
   }
 
+  send(actor: AnyActorRef, event: AnyEventObject): void {
+    if (this.outbox !== undefined) this.outbox.push([actor, event]);
+    else actor.send(event);
+  }
+
+  /**
+   * Runs an effect of a pool transition and returns the events it sends to connection actors.
+   * The transition hands them to XState (`enqueue.sendTo`), which delivers them after it: an
+   * actor processing an event inside another actor's action is what XState forbids.
+   */
+  deferred(effect: () => void): [AnyActorRef, AnyEventObject][] {
+    const outbox: [AnyActorRef, AnyEventObject][] = [];
+    this.outbox = outbox;
+    try {
+      effect();
+    } finally {
+      this.outbox = undefined;
+    }
+    return outbox;
+  }
+
   // --- connection actors --------------------------------------------------------------
 
   /** Pool effect `spawnConnection`: start the next connection's actor. */
@@ -308,18 +331,18 @@ export class KeyedPool implements LedgerOwner {
     left -= this.ledger.retireSurplus(left, 'resized');
     for (const actor of this.uncreated()) {
       if (left <= 0) break;
-      actor.send({ type: 'RETIRE', reason: 'resized' satisfies CloseReason });
+      this.send(actor, { type: 'RETIRE', reason: 'resized' satisfies CloseReason });
       left--;
     }
   }
 
   retireAll(): void {
     this.ledger.retireAll('shutdown');
-    for (const actor of this.uncreated()) actor.send({ type: 'RETIRE', reason: 'shutdown' satisfies CloseReason });
+    for (const actor of this.uncreated()) this.send(actor, { type: 'RETIRE', reason: 'shutdown' satisfies CloseReason });
   }
 
   forceAll(): void {
-    for (const actor of this.actors.values()) actor.send({ type: 'FORCE' });
+    for (const actor of this.actors.values()) this.send(actor, { type: 'FORCE' });
   }
 
   evictIdle(): void {

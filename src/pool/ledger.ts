@@ -14,7 +14,7 @@
  * on the difference (RETIRE, VALIDATE) goes through this ledger, which delivers the pending
  * check-in first, so the machine never decides on a stale state.
  */
-import type { AnyActorRef } from 'xstate';
+import type { AnyActorRef, AnyEventObject } from 'xstate';
 import type { CloseReason } from '../../machines/connection.machine.js';
 import { refTimeout, type Clock } from '../clock.js';
 import { AbortError, InvalidReturnError } from '../errors.js';
@@ -68,6 +68,11 @@ export interface LedgerOwner {
   needsValidation(record: ConnectionRecord): boolean;
   /** The record is worn out (maxUses) and retires when it comes back. */
   wornOut(record: ConnectionRecord): boolean;
+  /**
+   * Sends `event` to a connection actor: now, or, while a pool transition runs one of its
+   * effects, after that transition (XState's own order for events an action sends).
+   */
+  send(actor: AnyActorRef, event: AnyEventObject): void;
   /** Leak detection's threshold (ms), Infinity when off. */
   readonly leakThreshold: number;
   /** A connection started resting at clock time `at` (its idle deadline counts from then). */
@@ -192,7 +197,7 @@ export class PoolLedger {
   private validateFor(record: ConnectionRecord, waiter: Waiter): void {
     this.validating.set(record, waiter);
     this.watchWaiter(waiter);
-    record.actor.send(VALIDATE);
+    this.owner.send(record.actor, VALIDATE);
   }
 
   /** The validator accepted `record`: its caller gets it (or, caller gone, it comes back as if returned). */
@@ -304,7 +309,7 @@ export class PoolLedger {
     let state = leaseState(record.actor);
     this.endLease(record, state === 'inUse');
     if (state === 'inUse' && this.owner.wornOut(record)) {
-      record.actor.send({ type: 'RETIRE', reason: 'uses' } satisfies { type: 'RETIRE'; reason: CloseReason });
+      this.owner.send(record.actor, { type: 'RETIRE', reason: 'uses' } satisfies { type: 'RETIRE'; reason: CloseReason });
       this.markRetired(record);
       state = 'awaitingReturn';
     }
@@ -332,14 +337,14 @@ export class PoolLedger {
     record.state = 'away';
     this.markRetired(record);
     // Retired while lent: the machine closes it now. ('gone': it closed while lent.)
-    if (state === 'awaitingReturn') record.actor.send(CHECKIN);
+    if (state === 'awaitingReturn') this.owner.send(record.actor, CHECKIN);
   }
 
   /** The holder gives a lent connection back as broken: it is closed, not pooled. */
   discard(resource: object): void {
     const record = this.lent.get(resource);
     if (record === undefined) return this.releaseUnknown(resource, 'destroyConnection');
-    if (leaseState(record.actor) === 'inUse') record.actor.send({ type: 'RETIRE', reason: 'discarded' });
+    if (leaseState(record.actor) === 'inUse') this.owner.send(record.actor, { type: 'RETIRE', reason: 'discarded' });
     this.giveBack(record);
   }
 
@@ -425,7 +430,7 @@ export class PoolLedger {
       record.state = 'away';
     }
     this.markRetired(record);
-    record.actor.send({ type: 'RETIRE', reason });
+    this.owner.send(record.actor, { type: 'RETIRE', reason });
   }
 
   /** Shutdown: every connection, whatever its state (the caller retires those not created yet). */
@@ -435,7 +440,7 @@ export class PoolLedger {
       this.deliverCheckin(record);
       record.state = 'away';
       this.markRetired(record);
-      record.actor.send({ type: 'RETIRE', reason });
+      this.owner.send(record.actor, { type: 'RETIRE', reason });
     }
     for (const record of [...this.byId.values()]) {
       if (!record.retired) this.retire(record, reason);
@@ -507,7 +512,7 @@ export class PoolLedger {
   }
 
   private deliverCheckin(record: ConnectionRecord): void {
-    if (this.unsentCheckins.delete(record)) record.actor.send(CHECKIN);
+    if (this.unsentCheckins.delete(record)) this.owner.send(record.actor, CHECKIN);
   }
 
   private readonly flushCheckins = (): void => {
@@ -518,7 +523,7 @@ export class PoolLedger {
     this.unsentCheckins.clear();
     for (const record of records) {
       record.idleSince = now;
-      record.actor.send(CHECKIN);
+      this.owner.send(record.actor, CHECKIN);
     }
     this.owner.idleFrom(now);
   };
