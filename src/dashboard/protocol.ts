@@ -56,9 +56,9 @@ export interface LogEntry {
   type: string;
   /** The pool key it concerns, when known. */
   key: string | null;
-  /** xstate: the receiving actor's id; manager: the connection id, if any. */
+  /** xstate: the receiving actor's id (`manager` for the manager); manager: the connection id, if any. */
   actor: string | null;
-  /** xstate: the sending actor's id, if an actor sent it. */
+  /** xstate: the sending actor's id (`manager` for the manager), if an actor sent it. */
   from: string | null;
   /** The payload (the event without its type), serialised within limits. */
   data: Plain;

@@ -384,6 +384,9 @@ export class ManagerWatcher {
 
   private drainLog(): LogEntry[] {
     const entries: Array<LogEntry> = [];
+    // The manager's id is generated (`x:0`): the page calls it what it is.
+    const rootId = this.root?.id;
+    const name = (id: string | null): string | null => (id !== null && id === rootId ? 'manager' : id);
     for (const e of this.events) {
       // Events inside promise and callback actors (their start, their result) are the
       // machinery of an invoke; the machine's own done/error event says the same.
@@ -395,8 +398,8 @@ export class ManagerWatcher {
         source: 'xstate',
         type,
         key: this.keyOf(e.target),
-        actor: e.target.id,
-        from: e.source,
+        actor: name(e.target.id),
+        from: name(e.source),
         data: toPlain(rest, EVENT_LIMITS),
       });
     }

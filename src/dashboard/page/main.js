@@ -334,6 +334,7 @@ function renderLogLine(rowEl, index) {
   rowEl.className = `row entry src-${e.source}`;
   rowEl.dataset.seq = String(e.seq);
   rowEl.dataset.actor = e.actor ?? '';
+  rowEl.dataset.key = e.key ?? '';
   const who = e.source === 'xstate' ? `${e.actor ?? '?'}${e.from === null ? '' : ` ← ${e.from}`}` : (e.actor ?? e.key ?? '');
   const wrap = el('span', `src-${e.source}`);
   wrap.append(el('span', 'type', e.type));
@@ -370,7 +371,7 @@ byId('log-list').addEventListener('click', (event) => {
   const rowEl = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (event.target).closest('.row.entry'));
   const id = rowEl?.dataset.actor;
   if (id === undefined || id === '') return;
-  const row = model.byId(id);
+  const row = id === 'manager' ? [...model.actors.values()].find((r) => r.kind === 'manager') : model.byId(id);
   if (row !== undefined) {
     select(row.sid);
     const index = lines.findIndex((l) => l.t === 'actor' && l.sid === row.sid);
