@@ -106,7 +106,7 @@ describe('dashboard in a browser', () => {
     await page.locator('#log-list .row.entry[data-key="cache"]').first().waitFor();
     await page.locator('#log-list .row.entry[data-key="api"]').first().waitFor();
     await page.selectOption('#log-key', 'cache');
-    await expect.poll(() => page.$$eval('#log-list .row.entry:not([hidden])', (rows) => rows.map((r) => (r as HTMLElement).dataset.key))).not.toContain('api');
+    await expect.poll(() => page.$$eval('#log-list .row.entry:not([hidden])', (rows) => rows.map((r) => r.getAttribute('data-key')))).not.toContain('api');
     expect(await page.locator('#log-list .row.entry[data-key="cache"]').count()).toBeGreaterThan(0);
     await page.selectOption('#log-key', '');
 
