@@ -101,7 +101,18 @@ describe('dashboard watcher', () => {
     // Nothing changed: nothing to send.
     expect(w.flush()).toBeUndefined();
 
-    m.connectionCache.destroyConnection('k', c);
+    // A change of state alone travels as a tuple, without the context.
+    m.connectionCache.returnConnection('k', c);
+    await expect.poll(() => leafPaths(actorTree(m).find((n) => n.kind === 'connection')?.ref.getSnapshot().value)).not.toEqual(conn?.state);
+    const returned = w.flush() as BatchMessage;
+    const change = returned.states.find(([sid]) => sid === conn?.sid);
+    expect(change?.[1]).toBe('active');
+    expect(change?.[2]).not.toEqual(conn?.state);
+    expect(returned.upsert.find((r) => r.sid === conn?.sid)).toBeUndefined();
+    const again = (await m.connectionCache.acquireConnection('k', { maxConnections: 2 }, t.factory)) as FakeConnection;
+    expect(again).toBe(c);
+
+    m.connectionCache.destroyConnection('k', again);
     await expect.poll(() => actorTree(m).filter((n) => n.kind === 'connection').length).toBe(0);
     const third = w.flush() as BatchMessage;
     expect(third.remove).toContain(conn?.sid);
@@ -144,7 +155,7 @@ describe('dashboard watcher', () => {
     const batch = w.flush() as BatchMessage;
     const pool = batch.upsert.find((r) => r.kind === 'pool');
     expect(pool?.state).toEqual([state]);
-    const timers = batch.timers[pool?.sid ?? ''] ?? [];
+    const timers = (batch.timers[pool?.sid ?? ''] ?? []).map(([i, delayMs, startedAt]) => ({ event: batch.timerEvents[i], delayMs, startedAt }));
     const timer = timers.find((x) => x.event === exit);
     expect(timer, `pending timers: ${JSON.stringify(timers)}`).toBeDefined();
     expect(timer?.delayMs).toBeGreaterThan(0);
@@ -154,8 +165,10 @@ describe('dashboard watcher', () => {
 
     clock.increment(timer?.delayMs ?? 0);
     const after = w.flush() as BatchMessage;
-    expect(after.upsert.find((r) => r.sid === pool?.sid)?.state).not.toEqual([state]);
-    expect((after.timers[pool?.sid ?? ''] ?? []).some((x) => x.event === exit)).toBe(false);
+    const change = after.states.find(([sid]) => sid === pool?.sid) ?? after.upsert.find((r) => r.sid === pool?.sid);
+    expect(change, 'the pool left its breaker state').toBeDefined();
+    expect(Array.isArray(change) ? change[2] : change?.state).not.toEqual([state]);
+    expect((after.timers[pool?.sid ?? ''] ?? []).some(([i]) => after.timerEvents[i] === exit)).toBe(false);
     w.stop();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Follows one manager's actors while at least one page is open, and turns what changed into
  * batch messages: which actors came, changed or went, their pending timers, pool statistics,
- * and the event log. It reads only `actorTree()`, `inspectManager()` and the public API.
+ * and the event log (event-log.ts). It reads only `actorTree()`, `inspectManager()` and the
+ * public API.
  *
  * Cost: the inspection observer does constant work per event (a Set insert, an array push);
  * everything else (reading snapshots, serialising, diffing) happens once per flush, at most
@@ -22,78 +23,28 @@
  *   guards the assumption). Their `startedAt` is XState's `Date.now()` whatever the clock.
  */
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { ConnectionManager } from '../manager.js';
 import type { ManagerEventName, ManagerEvents } from '../events.js';
 import { actorTree, inspectManager, type ActorNode } from '../introspection.js';
-import type { ActorRow, BatchMessage, ChartStatus, LogEntry, PendingTimer, PoolStatsView } from './protocol.js';
-import { CONTEXT_LIMITS, EVENT_LIMITS, toPlain, type Plain } from './serialize.js';
+import type { ConnectionManager } from '../manager.js';
+import { EventLog, LOGGED_MANAGER_EVENTS } from './event-log.js';
+import type { ActorRow, BatchMessage, ChartStatus, PendingTimer, PoolStatsView, StateChange, TimerTuple } from './protocol.js';
+import { CONTEXT_LIMITS, toPlain } from './serialize.js';
 
-/** Log entries one batch carries at most; the rest are counted as dropped. */
-export const LOG_PER_BATCH = 1000;
-/** Log entries kept for a page that opens later. */
-export const LOG_HISTORY = 1000;
 /** Re-read the actor tree at least this often, ms, even without a hint that it changed. */
 const RECONCILE_MS = 2000;
-
-/**
- * The manager events the log shows. `false`: left out because they fire on every checkout
- * and are built only while someone listens (src/events.ts): listening would cost the hot
- * path; the pool's counts show them instead. A Record over every event name, so a new event
- * fails the type check until someone decides.
- */
-const LOGGED_MANAGER_EVENTS: Record<ManagerEventName, boolean> = {
-  'pool:created': true,
-  'pool:resized': true,
-  'pool:acquired': false,
-  'pool:released': false,
-  'pool:timeout': true,
-  'pool:rejected': true,
-  'pool:draining': true,
-  'pool:closed': true,
-  'connection:connecting': true,
-  'connection:connected': true,
-  'connection:backoff': true,
-  'connection:error': true,
-  'connection:failed': true,
-  'connection:disconnected': true,
-  'connection:closed': true,
-  'cache:hit': false,
-  'cache:miss': true,
-  'cache:eviction': true,
-  'cache:expiration': true,
-  'manager:shutdown': true,
-  'listener:error': true,
-};
 
 interface Tracked {
   node: ActorNode;
   row: ActorRow;
-  /** The row as last sent, as JSON: a change is a different string. */
-  sent: string;
-  timers: string;
+  /** The row's status and state as last sent, as JSON: a change is a different string. */
+  sentState: string;
+  /** The row's context as last sent, as JSON. */
+  sentContext: string;
+  /** Its pending timers as last sent, as JSON ('' for none). */
+  sentTimers: string;
 }
 
-interface PendingEvent {
-  at: number;
-  target: AnyActorRef;
-  /** The sending actor's id, if an actor sent it. */
-  source: string | null;
-  event: { type: string };
-}
-
-interface PendingManagerEvent {
-  at: number;
-  name: ManagerEventName;
-  payload: unknown;
-}
-
-/** Structural view of what the watcher reads off an actor ref beyond the public ActorRef. */
-interface RefInternals {
-  _parent?: AnyActorRef;
-  logic?: { id?: unknown; root?: unknown };
-}
-
-const machineLogic = (ref: AnyActorRef): RefInternals['logic'] => (ref as unknown as RefInternals).logic;
+const stateJson = (row: ActorRow): string => JSON.stringify([row.status, row.state]);
 
 /** The active leaf states of a snapshot value, as dot-joined paths. */
 export function leafPaths(value: unknown): string[] {
@@ -112,8 +63,25 @@ export function leafPaths(value: unknown): string[] {
   return out;
 }
 
+/** Encodes timers for a batch, each event name once (see protocol.ts). */
+class TimerEncoder {
+  readonly events: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  encode(list: readonly PendingTimer[]): TimerTuple[] {
+    return list.map((t) => {
+      let i = this.index.get(t.event);
+      if (i === undefined) {
+        i = this.events.push(t.event) - 1;
+        this.index.set(t.event, i);
+      }
+      return [i, t.delayMs, t.startedAt];
+    });
+  }
+}
+
 export interface WatcherOptions {
-  /** Machine ids with a chart, so rows name the chart that draws them. */
+  /** The charts the page has, so rows name the chart that draws them. */
   charts: readonly ChartStatus[];
 }
 
@@ -124,11 +92,7 @@ export class ManagerWatcher {
   private readonly dirty = new Set<string>();
   private structureDirty = true;
   private lastReconcile = 0;
-  private events: PendingEvent[] = [];
-  private managerEvents: PendingManagerEvent[] = [];
-  private pendingDropped = 0;
-  private readonly history: LogEntry[] = [];
-  private seq = 0;
+  private readonly log = new EventLog();
   private readonly sentStats = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
   /** The manager's actor, whose system holds every timer. */
@@ -153,7 +117,7 @@ export class ManagerWatcher {
     const handlers: Array<[ManagerEventName, (payload: unknown) => void]> = [];
     for (const [name, logged] of Object.entries(LOGGED_MANAGER_EVENTS) as Array<[ManagerEventName, boolean]>) {
       if (!logged) continue;
-      const handler = (payload: unknown): void => this.onManagerEvent(name, payload);
+      const handler = (payload: unknown): void => this.log.managerEvent(name, payload);
       this.manager.events.on(name, handler as (payload: ManagerEvents[typeof name]) => void);
       handlers.push([name, handler]);
     }
@@ -171,10 +135,7 @@ export class ManagerWatcher {
     this.tracked.clear();
     this.recentKeys.clear();
     this.dirty.clear();
-    this.events = [];
-    this.managerEvents = [];
-    this.pendingDropped = 0;
-    this.history.length = 0;
+    this.log.clear();
     this.sentStats.clear();
     this.structureDirty = true;
     this.root = undefined;
@@ -192,21 +153,11 @@ export class ManagerWatcher {
         this.structureDirty = true;
         break;
       case '@xstate.event':
-        if (this.events.length < LOG_PER_BATCH) {
-          const from = (event.sourceRef as { id?: unknown } | undefined)?.id;
-          this.events.push({ at: Date.now(), target: event.actorRef as AnyActorRef, source: typeof from === 'string' ? from : null, event: event.event });
-        } else {
-          this.pendingDropped++;
-        }
+        this.log.actorEvent(event.actorRef as AnyActorRef, event.sourceRef, event.event);
         break;
       default:
         break;
     }
-  }
-
-  private onManagerEvent(name: ManagerEventName, payload: unknown): void {
-    if (this.managerEvents.length < LOG_PER_BATCH) this.managerEvents.push({ at: Date.now(), name, payload });
-    else this.pendingDropped++;
   }
 
   /**
@@ -214,9 +165,9 @@ export class ManagerWatcher {
    * the pages already open: this reads the state as of the last flush.
    */
   full(charts: ChartStatus[]): BatchMessage {
-    const upsert = [...this.tracked.values()].map((t) => t.row);
-    const timers: Record<string, PendingTimer[]> = {};
-    for (const [sid, list] of this.readTimers()) timers[sid] = list;
+    const encoder = new TimerEncoder();
+    const timers: Record<string, TimerTuple[]> = {};
+    for (const [sid, list] of this.readTimers()) timers[sid] = encoder.encode(list);
     const stats: Record<string, PoolStatsView> = {};
     for (const key of this.manager.connectionCache.keys()) {
       const s = this.statsOf(key);
@@ -226,11 +177,13 @@ export class ManagerWatcher {
       type: 'batch',
       reset: true,
       now: Date.now(),
-      upsert,
+      upsert: [...this.tracked.values()].map((t) => t.row),
+      states: [],
       remove: [],
       timers,
+      timerEvents: encoder.events,
       stats,
-      log: [...this.history],
+      log: [...this.log.history],
       logDropped: 0,
       charts,
     };
@@ -241,31 +194,40 @@ export class ManagerWatcher {
     if (this.unsubscribe === undefined) return undefined;
     const now = Date.now();
     const upsert: ActorRow[] = [];
+    const states: StateChange[] = [];
     const remove: string[] = [];
-    const activity = this.dirty.size > 0 || this.events.length > 0 || this.structureDirty;
+    const activity = this.dirty.size > 0 || this.structureDirty;
     if (this.structureDirty || now - this.lastReconcile >= RECONCILE_MS) this.reconcile(upsert, remove);
     for (const sid of this.dirty) {
       const t = this.tracked.get(sid);
       if (t === undefined) continue;
       t.row = this.rowOf(t.node);
-      const json = JSON.stringify(t.row);
-      if (json !== t.sent) {
-        t.sent = json;
+      const state = stateJson(t.row);
+      const context = JSON.stringify(t.row.context);
+      // Most transitions change the state, not the context: the context travels only when it
+      // changed.
+      if (context !== t.sentContext) {
+        t.sentContext = context;
+        t.sentState = state;
         upsert.push(t.row);
+      } else if (state !== t.sentState) {
+        t.sentState = state;
+        states.push([t.row.sid, t.row.status, t.row.state]);
       }
     }
     this.dirty.clear();
 
-    const timers: Record<string, PendingTimer[]> = {};
+    // Timers change only in transitions, so only after some activity.
+    const encoder = new TimerEncoder();
+    const timers: Record<string, TimerTuple[]> = {};
     if (activity) {
       const current = this.readTimers();
       for (const [sid, t] of this.tracked) {
         const list = current.get(sid) ?? [];
         const json = list.length === 0 ? '' : JSON.stringify(list);
-        if (json !== t.timers) {
-          t.timers = json;
-          timers[sid] = list;
-        }
+        if (json === t.sentTimers) continue;
+        t.sentTimers = json;
+        timers[sid] = encoder.encode(list);
       }
     }
 
@@ -274,26 +236,19 @@ export class ManagerWatcher {
       const s = this.statsOf(key);
       if (s === undefined) continue;
       const json = JSON.stringify(s);
-      if (this.sentStats.get(key) !== json) {
-        this.sentStats.set(key, json);
-        stats[key] = s;
-      }
+      if (this.sentStats.get(key) === json) continue;
+      this.sentStats.set(key, json);
+      stats[key] = s;
     }
 
-    const log = this.drainLog();
-    const logDropped = this.pendingDropped;
-    this.pendingDropped = 0;
-    if (
-      upsert.length === 0 &&
-      remove.length === 0 &&
-      Object.keys(timers).length === 0 &&
-      Object.keys(stats).length === 0 &&
-      log.length === 0 &&
-      logDropped === 0
-    ) {
-      return undefined;
-    }
-    return { type: 'batch', reset: false, now, upsert, remove, timers, stats, log, logDropped };
+    const { entries: log, dropped: logDropped } = this.log.drain({
+      keyOf: (ref) => this.keyOf(ref),
+      managerId: this.root?.id,
+    });
+    const changed =
+      upsert.length + states.length + remove.length + Object.keys(timers).length + Object.keys(stats).length + log.length + logDropped;
+    if (changed === 0) return undefined;
+    return { type: 'batch', reset: false, now, upsert, states, remove, timers, timerEvents: encoder.events, stats, log, logDropped };
   }
 
   private reconcile(upsert: ActorRow[], remove: string[]): void {
@@ -306,38 +261,32 @@ export class ManagerWatcher {
       seen.add(sid);
       if (this.tracked.has(sid)) continue;
       const row = this.rowOf(node);
-      const sent = JSON.stringify(row);
-      this.tracked.set(sid, { node, row, sent, timers: '' });
+      this.tracked.set(sid, { node, row, sentState: stateJson(row), sentContext: JSON.stringify(row.context), sentTimers: '' });
       upsert.push(row);
       this.dirty.delete(sid);
     }
     for (const [sid, t] of this.tracked) {
       if (seen.has(sid)) continue;
       this.tracked.delete(sid);
-      this.remember(sid, t.node.key ?? null);
+      this.recentKeys.set(sid, t.node.key ?? null);
+      if (this.recentKeys.size > 4096) {
+        const oldest = this.recentKeys.keys().next().value;
+        if (oldest !== undefined) this.recentKeys.delete(oldest);
+      }
       remove.push(sid);
-    }
-  }
-
-  private remember(sid: string, key: string | null): void {
-    this.recentKeys.set(sid, key);
-    if (this.recentKeys.size > 4096) {
-      const oldest = this.recentKeys.keys().next().value;
-      if (oldest !== undefined) this.recentKeys.delete(oldest);
     }
   }
 
   private rowOf(node: ActorNode): ActorRow {
     const snapshot = node.ref.getSnapshot() as { status?: unknown; value?: unknown; context?: unknown };
-    const logicId = machineLogic(node.ref)?.id;
-    const machine = typeof logicId === 'string' && this.chartIds.has(logicId) ? logicId : null;
+    const logicId = (node.ref as unknown as { logic?: { id?: unknown } }).logic?.id;
     return {
       sid: node.ref.sessionId,
       id: node.ref.id,
       kind: node.kind,
       key: node.key ?? null,
       parent: node.parentId ?? null,
-      machine,
+      machine: typeof logicId === 'string' && this.chartIds.has(logicId) ? logicId : null,
       status: typeof snapshot.status === 'string' ? snapshot.status : 'unknown',
       state: leafPaths(snapshot.value),
       context: toPlain(snapshot.context, CONTEXT_LIMITS),
@@ -372,56 +321,14 @@ export class ManagerWatcher {
   }
 
   /** The pool key an actor concerns: its own, or its nearest known ancestor's. */
-  private keyOf(ref: AnyActorRef | undefined): string | null {
-    for (let r = ref, depth = 0; r !== undefined && depth < 8; r = (r as unknown as RefInternals)._parent, depth++) {
+  private keyOf(ref: AnyActorRef): string | null {
+    for (let r: AnyActorRef | undefined = ref, depth = 0; r !== undefined && depth < 8; depth++) {
       const t = this.tracked.get(r.sessionId);
       if (t !== undefined) return t.node.key ?? null;
       const recent = this.recentKeys.get(r.sessionId);
       if (recent !== undefined) return recent;
+      r = (r as unknown as { _parent?: AnyActorRef })._parent;
     }
     return null;
-  }
-
-  private drainLog(): LogEntry[] {
-    const entries: Array<LogEntry> = [];
-    // The manager's id is generated (`x:0`): the page calls it what it is.
-    const rootId = this.root?.id;
-    const name = (id: string | null): string | null => (id !== null && id === rootId ? 'manager' : id);
-    for (const e of this.events) {
-      // Events inside promise and callback actors (their start, their result) are the
-      // machinery of an invoke; the machine's own done/error event says the same.
-      if (machineLogic(e.target)?.root === undefined) continue;
-      const { type, ...rest } = e.event;
-      entries.push({
-        seq: 0,
-        at: e.at,
-        source: 'xstate',
-        type,
-        key: this.keyOf(e.target),
-        actor: name(e.target.id),
-        from: name(e.source),
-        data: toPlain(rest, EVENT_LIMITS),
-      });
-    }
-    for (const e of this.managerEvents) {
-      const payload = (e.payload ?? {}) as { key?: unknown; connectionId?: unknown };
-      entries.push({
-        seq: 0,
-        at: e.at,
-        source: 'manager',
-        type: e.name,
-        key: typeof payload.key === 'string' ? payload.key : null,
-        actor: typeof payload.connectionId === 'string' ? payload.connectionId : null,
-        from: null,
-        data: toPlain(e.payload, EVENT_LIMITS) as Plain,
-      });
-    }
-    this.events = [];
-    this.managerEvents = [];
-    entries.sort((a, b) => a.at - b.at);
-    for (const entry of entries) entry.seq = ++this.seq;
-    this.history.push(...entries);
-    if (this.history.length > LOG_HISTORY) this.history.splice(0, this.history.length - LOG_HISTORY);
-    return entries;
   }
 }

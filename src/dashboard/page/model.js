@@ -62,14 +62,20 @@ export class Model {
       this.changed.add(row.sid);
       if (row.key !== null) this.keys.add(row.key);
     }
+    for (const [sid, status, state] of msg.states) {
+      const row = this.actors.get(sid);
+      if (row === undefined) continue;
+      this.actors.set(sid, { ...row, status, state });
+      this.changed.add(sid);
+    }
     for (const sid of msg.remove) {
       if (this.actors.delete(sid)) this.structure++;
       this.timers.delete(sid);
       this.changed.add(sid);
     }
-    for (const [sid, list] of Object.entries(msg.timers)) {
-      if (list.length === 0) this.timers.delete(sid);
-      else this.timers.set(sid, list);
+    for (const [sid, tuples] of Object.entries(msg.timers)) {
+      if (tuples.length === 0) this.timers.delete(sid);
+      else this.timers.set(sid, tuples.map(([event, delayMs, startedAt]) => ({ event: msg.timerEvents[event] ?? '?', delayMs, startedAt })));
       this.changed.add(sid);
     }
     for (const [key, stats] of Object.entries(msg.stats)) this.stats.set(key, stats);
