@@ -42,6 +42,8 @@ interface PageCounters {
 
 interface PhaseResult {
   phase: string;
+  /** Acquire + return cycles per second (churn). */
+  leasesPerS?: number;
   page: boolean;
   seconds: number;
   cpuMsPerS: number;
@@ -130,6 +132,7 @@ async function run(withPage: boolean, openPage: (url: string) => Promise<Page>):
       for (const c of held) if (c !== null) manager.connectionCache.returnConnection('load', c);
     }),
   );
+  let leases = 0;
   results.push(
     await phase(`churn ${CONNECTIONS} callers`, page, async () => {
       const end = performance.now() + CHURN_MS;
@@ -138,12 +141,15 @@ async function run(withPage: boolean, openPage: (url: string) => Promise<Page>):
           const c = await manager.connectionCache.acquireConnection('load', config, factory);
           await sleep(Math.random() * 20);
           if (c !== null) manager.connectionCache.returnConnection('load', c);
+          leases++;
           await sleep(20 + Math.random() * 80);
         }
       };
       await Promise.all(Array.from({ length: CONNECTIONS }, caller));
     }),
   );
+  const churn = results[results.length - 1];
+  if (churn !== undefined) churn.leasesPerS = leases / churn.seconds;
   await page?.close();
   await dashboard.close();
   await manager.gracefulShutdown({ timeout: 0 });
@@ -181,14 +187,15 @@ async function main(): Promise<void> {
 
   const f = (n: number | undefined, digits = 1): string => (n === undefined ? '–' : n.toFixed(digits));
   const weight = pageWeight(chartsBytes);
-  console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}; churn ${CHURN_MS} ms.`);
+  const load = os.loadavg()[0]?.toFixed(2) ?? '?';
+  console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}; churn ${CHURN_MS} ms; load average ${load} at the end.`);
   console.log(`Page: ${weight.files} files, ${weight.bytes} bytes served (page files ${weight.gzip} bytes gzipped; charts.json ${chartsBytes} bytes).`);
   console.log('');
-  console.log('| phase | page open | s | server CPU, ms/s | messages/s | KB/s | draws/s | draw, ms mean / max | frame interval, ms p50 / p95 / max |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| phase | page open | s | leases/s | server CPU, ms/s | messages/s | KB/s | draws/s | draw, ms mean / max | frame interval, ms p50 / p95 / max |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     console.log(
-      `| ${r.phase} | ${r.page ? "yes" : "no"} | ${f(r.seconds)} | ${f(r.cpuMsPerS, 0)} | ${f(r.messagesPerS)} | ${f(r.kbPerS)} | ${f(r.rendersPerS)} | ${r.page ? `${f(r.renderMsMean)} / ${f(r.renderMsMax)}` : '–'} | ${r.page ? `${f(r.frameP50)} / ${f(r.frameP95)} / ${f(r.frameMax)}` : '–'} |`,
+      `| ${r.phase} | ${r.page ? "yes" : "no"} | ${f(r.seconds)} | ${f(r.leasesPerS, 0)} | ${f(r.cpuMsPerS, 0)} | ${f(r.messagesPerS)} | ${f(r.kbPerS)} | ${f(r.rendersPerS)} | ${r.page ? `${f(r.renderMsMean)} / ${f(r.renderMsMax)}` : '–'} | ${r.page ? `${f(r.frameP50)} / ${f(r.frameP95)} / ${f(r.frameMax)}` : '–'} |`,
     );
   }
 }
