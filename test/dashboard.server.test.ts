@@ -71,15 +71,26 @@ describe('dashboard server', () => {
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     const html = await page.text();
-    for (const src of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
-      const ref = src[1] ?? '';
-      if (ref.startsWith('data:')) continue;
+    let bytes = Buffer.byteLength(html);
+    const files = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '').filter((ref) => !ref.startsWith('data:'));
+    // The modules the page's entry point imports.
+    const main = await (await fetch(new URL('main.js', d.url))).text();
+    for (const m of main.matchAll(/from '\.\/([\w.-]+)'/g)) files.push(m[1] ?? '');
+    for (const ref of files) {
       // Relative: the token travels with every URL the page uses.
       expect(ref).not.toMatch(/^(\/|[a-z]+:)/);
-      expect((await fetch(new URL(ref, d.url))).status, ref).toBe(200);
+      const res = await fetch(new URL(ref, d.url));
+      expect(res.status, ref).toBe(200);
+      bytes += (await res.arrayBuffer()).byteLength;
     }
-    const charts = (await (await fetch(`${d.url}charts.json`)).json()) as { layouts: Array<{ machine: string }> };
+    const chartsText = await (await fetch(`${d.url}charts.json`)).text();
+    bytes += Buffer.byteLength(chartsText);
+    const charts = JSON.parse(chartsText) as { layouts: Array<{ machine: string }> };
     expect(charts.layouts.map((l) => l.machine)).toEqual(['manager', 'pool', 'connection']);
+    // The whole page, charts included (docs/dashboard.md gives the figure): a budget, so that
+    // growth is a decision.
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    expect(bytes).toBeLessThan(100_000);
     expect((await fetch(`${d.url}nothing.js`)).status).toBe(404);
     expect((await fetch(d.url, { method: 'POST' })).status).toBe(405);
     const bare = await fetch(d.url.slice(0, -1), { redirect: 'manual' });
