@@ -1,15 +1,15 @@
 /**
  * The dashboard in a real browser (Debian's Chromium, headless; see test/support/browser.ts):
- * it loads with no network but the loopback connection to it, shows the live actors, draws
- * them on their statecharts, follows a pool into its breaker and out, and refuses a wrong
- * token. Assertions are on what the page shows. The run also refreshes the screenshots of
+ * it loads with no network but the loopback connection to it, shows the live actors (pools,
+ * connections, a link), draws them on their statecharts, follows a pool into its breaker and
+ * out, and refuses a wrong token. Assertions are on what the page shows. The run also refreshes the screenshots of
  * docs/dashboard.md (docs/images/).
  */
 import { once } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { poolMachine } from '../machines/pool.machine.js';
 import { chartGraph } from '../src/dashboard/chart-graph.js';
 import { startDashboard, type Dashboard } from '../src/dashboard/index.js';
@@ -21,16 +21,16 @@ import { startEchoServer, type TestServer } from './support/servers.js';
 
 const images = fileURLToPath(new URL('../docs/images/', import.meta.url));
 
-let browser: TestBrowser;
+/** Launched by the first test that needs it: without Chromium, each test fails saying so (none is skipped). */
+let browser: Promise<TestBrowser> | undefined;
+const context = async () => (await (browser ??= launchBrowser())).context;
 const dashboards: Dashboard[] = [];
 const servers: TestServer[] = [];
 const pages: Page[] = [];
 
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
 afterAll(async () => {
-  await browser?.close();
+  const launched = await browser?.catch(() => undefined);
+  await launched?.close();
 });
 afterEach(async () => {
   await Promise.all(pages.splice(0).map((p) => p.close()));
@@ -55,7 +55,7 @@ function connectTo(server: TestServer): () => Promise<net.Socket> {
 const poolConfig = { maxConnections: 4, destroy: (s: net.Socket) => void s.destroy() };
 
 async function openPage(d: Dashboard): Promise<{ page: Page; net: { attempted: string[]; blocked: string[] } }> {
-  const page = await browser.context.newPage();
+  const page = await (await context()).newPage();
   pages.push(page);
   const traffic = await loopbackOnly(page, new URL(d.url).origin);
   const errors: string[] = [];
@@ -87,6 +87,7 @@ describe('dashboard in a browser', () => {
     const api = await Promise.all([1, 2, 3].map(() => m.connectionCache.acquireConnection('api', poolConfig, connect)));
     m.connectionCache.returnConnection('api', api[0] as net.Socket);
     const cached = await m.connectionCache.acquireConnection('cache', poolConfig, connect);
+    await m.connect([{ host: server.host, port: server.port, cacheKey: 'link' }]);
     const d = await startDashboard(m);
     dashboards.push(d);
 
@@ -98,6 +99,7 @@ describe('dashboard in a browser', () => {
     const shown = (): Promise<string[]> =>
       page.$$eval('#actor-list .row.actor', (rows) => rows.map((r) => `${r.querySelector('.id')?.textContent} ${r.querySelector('.state')?.textContent}`));
     await expect.poll(async () => (await shown()).sort(), { timeout: 5000 }).toEqual(expected().sort());
+    expect(await page.locator('#actor-list .row.actor[data-kind="link"]').count()).toBe(1);
     await expect(page.locator('#actor-list .row.stats[data-key="api"]').textContent()).resolves.toMatch(/total 3 · idle 1 · inUse 2/);
 
     // Activity on both keys reaches the log; the key filter shows one key's entries only.
@@ -164,7 +166,7 @@ describe('dashboard in a browser', () => {
   test('a wrong token gets 403 from the page URL and the WebSocket upgrade', async () => {
     const d = await startDashboard(manager());
     dashboards.push(d);
-    const page = await browser.context.newPage();
+    const page = await (await context()).newPage();
     pages.push(page);
     const url = new URL(d.url);
     const wrong = `${url.origin}/${'z'.repeat(url.pathname.length - 2)}/`;

@@ -79,6 +79,12 @@ describe('dashboard watcher', () => {
     const t = tracker();
     await m.connectionCache.acquireConnection('k', {}, t.factory);
     expect(w.flush()).toBeUndefined();
+    // Started again: nothing of what happened while stopped was collected.
+    w.start();
+    const batch = w.flush() as BatchMessage;
+    expect(batch.upsert.map((r) => r.kind).sort()).toEqual(['connection', 'manager', 'pool']);
+    expect(batch.log).toEqual([]);
+    w.stop();
   });
 
   test('a flush sends new actors with their state, changes, and actors gone', async () => {

@@ -130,8 +130,8 @@ export class DashboardServer {
     const origin = req.headers.origin;
     const sameOrigin = origin === undefined || origin === `http://${req.headers.host ?? ''}`;
     if (rest !== '/ws' || !sameOrigin || this.closed) {
+      socket.once('finish', () => socket.destroy());
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      socket.destroy();
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
