@@ -191,11 +191,11 @@ async function main(): Promise<void> {
   console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}; churn ${CHURN_MS} ms; load average ${load} at the end.`);
   console.log(`Page: ${weight.files} files, ${weight.bytes} bytes served (page files ${weight.gzip} bytes gzipped; charts.json ${chartsBytes} bytes).`);
   console.log('');
-  console.log('| phase | page open | s | leases/s | server CPU, ms/s | messages/s | KB/s | draws/s | draw, ms mean / max | frame interval, ms p50 / p95 / max |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| phase | page open | s | leases/s | server CPU, ms/s | CPU per lease, µs | messages/s | KB/s | draws/s | draw, ms mean / max | frame interval, ms p50 / p95 / max |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     console.log(
-      `| ${r.phase} | ${r.page ? "yes" : "no"} | ${f(r.seconds)} | ${f(r.leasesPerS, 0)} | ${f(r.cpuMsPerS, 0)} | ${f(r.messagesPerS)} | ${f(r.kbPerS)} | ${f(r.rendersPerS)} | ${r.page ? `${f(r.renderMsMean)} / ${f(r.renderMsMax)}` : '–'} | ${r.page ? `${f(r.frameP50)} / ${f(r.frameP95)} / ${f(r.frameMax)}` : '–'} |`,
+      `| ${r.phase} | ${r.page ? "yes" : "no"} | ${f(r.seconds)} | ${f(r.leasesPerS, 0)} | ${f(r.cpuMsPerS, 0)} | ${r.leasesPerS === undefined ? '–' : f((r.cpuMsPerS * 1000) / r.leasesPerS)} | ${f(r.messagesPerS)} | ${f(r.kbPerS)} | ${f(r.rendersPerS)} | ${r.page ? `${f(r.renderMsMean)} / ${f(r.renderMsMax)}` : '–'} | ${r.page ? `${f(r.frameP50)} / ${f(r.frameP95)} / ${f(r.frameMax)}` : '–'} |`,
     );
   }
 }
