@@ -6,8 +6,8 @@
  * 1,000 connections (plain objects: the dashboard sees the same actors whatever the resource)
  * is filled, then 1,000 callers churn through it: acquire, hold 0-20 ms, return, rest 20-100 ms
  * (long enough for each connection to go idle in its actor and back: two transitions a lease).
- * Each phase runs twice, without a page open (the dashboard then subscribes to nothing) and
- * with one, and reports the server process's CPU time per second, the page's messages and
+ * Each phase runs without a page open (the dashboard then subscribes to nothing) and with one,
+ * alternated over ROUNDS rounds (default 3), and reports the median of the server process's CPU time per second, the page's messages and
  * bytes per second, and its drawing time per frame and frame intervals.
  *
  * The one subtlety: CPU is the whole process's (`process.cpuUsage`), workload included; the
@@ -23,6 +23,8 @@ import { ConnectionManager } from '../src/index.js';
 
 const CONNECTIONS = 1000;
 const CHURN_MS = Number(process.env.CHURN_MS ?? 5000);
+/** Runs without and with a page, alternated; the table shows each figure's median. */
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -156,6 +158,31 @@ async function run(withPage: boolean, openPage: (url: string) => Promise<Page>):
   return results;
 }
 
+/** Per phase and page/no page: the median of every figure over the rounds. */
+function medians(rounds: PhaseResult[][]): PhaseResult[] {
+  const groups = new Map<string, PhaseResult[]>();
+  for (const r of rounds.flat()) {
+    const k = `${r.page ? 1 : 0}${r.phase}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const median = (xs: Array<number | undefined>): number | undefined => {
+    const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    return v.length === 0 ? undefined : v[Math.floor(v.length / 2)];
+  };
+  const phaseOrder = (rounds[0] ?? []).map((r) => r.phase);
+  const rank = (r: PhaseResult): number => (r.page ? 100 : 0) + phaseOrder.indexOf(r.phase);
+  return [...groups.values()]
+    .sort((a, b) => rank(a[0] as PhaseResult) - rank(b[0] as PhaseResult))
+    .map((rs) => {
+      const first = rs[0] as PhaseResult;
+      const out: PhaseResult = { ...first };
+      for (const key of Object.keys(first) as Array<keyof PhaseResult>) {
+        if (typeof first[key] === 'number') (out as unknown as Record<string, number | undefined>)[key] = median(rs.map((r) => r[key] as number | undefined));
+      }
+      return out;
+    });
+}
+
 function pageWeight(chartsJsonBytes: number): { files: number; bytes: number; gzip: number } {
   let bytes = chartsJsonBytes;
   let gzip = 0;
@@ -182,13 +209,20 @@ async function main(): Promise<void> {
     await page.locator('#link.up').waitFor();
     return page;
   };
-  const results = [...(await run(false, openPage)), ...(await run(true, openPage))];
+  const rounds: PhaseResult[][] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate which goes first, so that a trend in the machine's load hits both alike.
+    const order = i % 2 === 0 ? [false, true] : [true, false];
+    for (const withPage of order) rounds.push(await run(withPage, openPage));
+    console.error(`round ${i + 1}/${ROUNDS} done`);
+  }
   await browser.close();
+  const results = medians(rounds);
 
   const f = (n: number | undefined, digits = 1): string => (n === undefined ? '–' : n.toFixed(digits));
   const weight = pageWeight(chartsBytes);
   const load = os.loadavg()[0]?.toFixed(2) ?? '?';
-  console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}; churn ${CHURN_MS} ms; load average ${load} at the end.`);
+  console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, Node ${process.version}; churn ${CHURN_MS} ms; median of ${ROUNDS} rounds; load average ${load} at the end.`);
   console.log(`Page: ${weight.files} files, ${weight.bytes} bytes served (page files ${weight.gzip} bytes gzipped; charts.json ${chartsBytes} bytes).`);
   console.log('');
   console.log('| phase | page open | s | leases/s | server CPU, ms/s | CPU per lease, µs | messages/s | KB/s | draws/s | draw, ms mean / max | frame interval, ms p50 / p95 / max |');
