@@ -2,8 +2,8 @@
  * The dashboard in a real browser (Debian's Chromium, headless; see test/support/browser.ts):
  * it loads with no network but the loopback connection to it, shows the live actors (pools,
  * connections, a link), draws them on their statecharts, follows a pool into its breaker and
- * out, and refuses a wrong token. Assertions are on what the page shows. The run also refreshes the screenshots of
- * docs/dashboard.md (docs/images/).
+ * out, and refuses a wrong token. Assertions are on what the page shows. The run also
+ * refreshes the screenshots of docs/dashboard.md (docs/images/).
  */
 import { once } from 'node:events';
 import net from 'node:net';
