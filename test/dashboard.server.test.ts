@@ -134,6 +134,18 @@ describe('dashboard server', () => {
     expect((notManager as ConfigurationError).field).toBe('manager');
   });
 
+  test('rejects when its port is taken, and listens on the port it is given', async () => {
+    const d = await dashboard();
+    const port = Number(new URL(d.url).port);
+    const taken = await rejection(startDashboard(manager(), { port }));
+    expect((taken as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
+    await d.close();
+    const again = await startDashboard(manager(), { port });
+    open.push(again);
+    expect(new URL(again.url).port).toBe(String(port));
+    expect((await fetch(again.url)).status).toBe(200);
+  });
+
   test('close() closes the pages, the server and every listener', async () => {
     const before = activeResources();
     const m = manager();
