@@ -132,25 +132,3 @@ export function chartGraph(machine: AnyStateMachine): ChartGraph {
   visit(machine.root as unknown as StateNodeView, undefined);
   return { machine: machine.id, states, transitions };
 }
-
-/**
- * The paths a snapshot's value makes active, ancestors included: `{ running: { steady:
- * 'creating' } }` gives `''`, `running`, `running.steady`, `running.steady.creating`.
- */
-export function activePaths(value: unknown): string[] {
-  const out = [''];
-  const walk = (v: unknown, prefix: string): void => {
-    if (typeof v === 'string') {
-      out.push(prefix === '' ? v : `${prefix}.${v}`);
-      return;
-    }
-    if (v === null || typeof v !== 'object') return;
-    for (const [k, child] of Object.entries(v)) {
-      const p = prefix === '' ? k : `${prefix}.${k}`;
-      out.push(p);
-      walk(child, p);
-    }
-  };
-  walk(value, '');
-  return out;
-}

@@ -57,8 +57,8 @@ export function fingerprint(graph: ChartGraph): string {
 
 const textWidth = (text: string): number => Math.ceil(text.length * CHART_TEXT.charWidthPx);
 
-/** The lines printed under a state's name: its invokes, then its targetless transitions. */
-export function stateLines(state: ChartState): string[] {
+/** The lines printed under a state's name (as chart.js draws them): invokes, then targetless transitions. */
+function stateLines(state: ChartState): string[] {
   return [...state.invokes.map((id) => `invoke ${id}`), ...state.internal.map((t) => t.label)];
 }
 
