@@ -1,0 +1,187 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium, headless; see test/support/browser.ts):
+ * it loads with no network but the loopback connection to it, shows the live actors (pools,
+ * connections, a link), draws them on their statecharts, follows a pool into its breaker and
+ * out, and refuses a wrong token. Assertions are on what the page shows. The run also
+ * refreshes the screenshots of docs/dashboard.md (docs/images/).
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { poolMachine } from '../machines/pool.machine.js';
+import { chartGraph } from '../src/dashboard/chart-graph.js';
+import { startDashboard, type Dashboard } from '../src/dashboard/index.js';
+import { leafPaths } from '../src/dashboard/watcher.js';
+import { actorTree } from '../src/introspection.js';
+import { launchBrowser, loopbackOnly, type TestBrowser } from './support/browser.js';
+import { manager } from './support/managers.js';
+import { startEchoServer, type TestServer } from './support/servers.js';
+
+const images = fileURLToPath(new URL('../docs/images/', import.meta.url));
+
+/** Launched by the first test that needs it: without Chromium, each test fails saying so (none is skipped). */
+let browser: Promise<TestBrowser> | undefined;
+const context = async () => (await (browser ??= launchBrowser())).context;
+const dashboards: Dashboard[] = [];
+const servers: TestServer[] = [];
+const pages: Page[] = [];
+
+afterAll(async () => {
+  const launched = await browser?.catch(() => undefined);
+  await launched?.close();
+});
+afterEach(async () => {
+  await Promise.all(pages.splice(0).map((p) => p.close()));
+  await Promise.all(dashboards.splice(0).map((d) => d.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function echoServer(): Promise<TestServer> {
+  const s = await startEchoServer();
+  servers.push(s);
+  return s;
+}
+
+function connectTo(server: TestServer): () => Promise<net.Socket> {
+  return async () => {
+    const socket = net.connect(server.port, server.host);
+    await once(socket, 'connect');
+    return socket;
+  };
+}
+
+const poolConfig = { maxConnections: 4, destroy: (s: net.Socket) => void s.destroy() };
+
+async function openPage(d: Dashboard): Promise<{ page: Page; net: { attempted: string[]; blocked: string[] } }> {
+  const page = await (await context()).newPage();
+  pages.push(page);
+  const traffic = await loopbackOnly(page, new URL(d.url).origin);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(d.url);
+  await page.locator('#link.up').waitFor();
+  expect(errors).toEqual([]);
+  return { page, net: traffic };
+}
+
+const row = (page: Page, id: string) => page.locator(`#actor-list .row.actor[data-id="${id}"]`);
+
+/** The pool machine's breaker (the state a failed create leads to) and its healthy state, read from the machine. */
+function poolStates(): { breaker: string; breakerTimer: string; healthy: string } {
+  const graph = chartGraph(poolMachine);
+  const failed = graph.transitions.find((t) => t.eventType === 'CONNECTION.FAILED');
+  const ready = graph.transitions.find((t) => t.eventType === 'CONNECTION.READY');
+  if (failed === undefined || ready === undefined) throw new Error('the pool machine changed: update this test');
+  const timer = graph.transitions.find((t) => t.source === failed.target && t.kind === 'after');
+  if (timer === undefined) throw new Error(`the pool's ${failed.target} has no after transition: update this test`);
+  return { breaker: failed.target, breakerTimer: timer.label, healthy: ready.target };
+}
+
+describe('dashboard in a browser', () => {
+  test('loads with no network, shows every live actor in its state, filters the log by key, and draws a connection on its chart', async () => {
+    const server = await echoServer();
+    const m = manager();
+    const connect = connectTo(server);
+    const api = await Promise.all([1, 2, 3].map(() => m.connectionCache.acquireConnection('api', poolConfig, connect)));
+    m.connectionCache.returnConnection('api', api[0] as net.Socket);
+    const cached = await m.connectionCache.acquireConnection('cache', poolConfig, connect);
+    await m.connect([{ host: server.host, port: server.port, cacheKey: 'link' }]);
+    const d = await startDashboard(m);
+    dashboards.push(d);
+
+    const { page, net: traffic } = await openPage(d);
+
+    // Every live actor has its row, showing its current state.
+    const expected = (): string[] =>
+      actorTree(m).map((n) => `${n.kind === 'manager' ? 'manager' : n.ref.id} ${leafPaths(n.ref.getSnapshot().value).join(', ')}`);
+    const shown = (): Promise<string[]> =>
+      page.$$eval('#actor-list .row.actor', (rows) => rows.map((r) => `${r.querySelector('.id')?.textContent} ${r.querySelector('.state')?.textContent}`));
+    await expect.poll(async () => (await shown()).sort(), { timeout: 5000 }).toEqual(expected().sort());
+    expect(await page.locator('#actor-list .row.actor[data-kind="link"]').count()).toBe(1);
+    await expect(page.locator('#actor-list .row.stats[data-key="api"]').textContent()).resolves.toMatch(/total 3 · idle 1 · inUse 2/);
+
+    // Activity on both keys reaches the log; the key filter shows one key's entries only.
+    m.connectionCache.returnConnection('cache', cached as net.Socket);
+    m.connectionCache.destroyConnection('api', api[1] as net.Socket);
+    await page.locator('#log-list .row.entry[data-key="cache"]').first().waitFor();
+    await page.locator('#log-list .row.entry[data-key="api"]').first().waitFor();
+    await page.selectOption('#log-key', 'cache');
+    await expect.poll(() => page.$$eval('#log-list .row.entry:not([hidden])', (rows) => rows.map((r) => r.getAttribute('data-key')))).not.toContain('api');
+    expect(await page.locator('#log-list .row.entry[data-key="cache"]').count()).toBeGreaterThan(0);
+    await page.selectOption('#log-key', '');
+
+    await row(page, 'pool:api').click();
+    await page.locator('#chart svg[data-machine="pool"] .state.active.atomic').first().waitFor();
+    await page.screenshot({ path: `${images}dashboard-overview.png` });
+
+    // A connection, selected: its chart, with its active state marked.
+    const connection = row(page, 'api#3');
+    await connection.click();
+    const state = (await connection.locator('.state').textContent()) ?? '';
+    expect(state).not.toBe('');
+    const active = page.locator('#chart svg[data-machine="connection"] .state.active.atomic');
+    await expect.poll(() => active.getAttribute('data-path')).toBe(state);
+    await expect(page.locator('#chart-title').textContent()).resolves.toContain('api#3');
+    await page.screenshot({ path: `${images}dashboard-connection.png` });
+
+    expect(traffic.blocked).toEqual([]);
+    expect(traffic.attempted.length).toBeGreaterThan(0);
+    for (const url of traffic.attempted) expect(new URL(url).host).toBe(new URL(d.url).host);
+    m.connectionCache.returnConnection('api', api[2] as net.Socket);
+  });
+
+  test("shows a pool entering its breaker when its server goes away, with the time left, and leaving it when the server is back", async () => {
+    const { breaker, breakerTimer, healthy } = poolStates();
+    const server = await echoServer();
+    const m = manager();
+    const config = { ...poolConfig, minConnections: 1 };
+    const c = await m.connectionCache.acquireConnection('db', config, connectTo(server));
+    m.connectionCache.returnConnection('db', c as net.Socket);
+    const d = await startDashboard(m);
+    dashboards.push(d);
+    const { page } = await openPage(d);
+    const pool = row(page, 'pool:db');
+    await expect.poll(() => pool.locator('.state').textContent()).toContain(healthy);
+
+    // The server goes: the pooled socket drops, refills to minConnections fail, the breaker opens.
+    await server.stop();
+    await expect.poll(() => pool.locator('.state').textContent(), { timeout: 10_000 }).toContain(breaker);
+    await expect.poll(() => pool.locator('.timer').textContent(), { timeout: 5000 }).toContain(breakerTimer);
+    await page.locator('#log-list .row.entry[data-key="db"]', { hasText: 'ECONNREFUSED' }).first().waitFor();
+    // Selected: its chart marks the breaker state and counts down on the transition out of it.
+    await pool.click();
+    await expect.poll(() => page.locator('#chart svg[data-machine="pool"] .state.active.atomic').getAttribute('data-path'), { timeout: 5000 }).toBe(breaker);
+    await expect.poll(() => page.locator('#chart svg .edge.after text.pending').textContent(), { timeout: 5000 }).toMatch(new RegExp(`^${breakerTimer} · [\\d.]+ (ms|s)$`));
+    await page.screenshot({ path: `${images}dashboard-breaker.png` });
+
+    // It comes back on the same port: the next probe succeeds and the pool is healthy again.
+    await server.restart();
+    await expect.poll(() => pool.locator('.state').textContent(), { timeout: 10_000 }).toContain(healthy);
+    expect(await pool.locator('.state').textContent()).not.toContain(breaker);
+    await expect.poll(() => page.locator('#actor-list .row.stats[data-key="db"]').textContent()).toMatch(/total 1 · idle 1/);
+  });
+
+  test('a wrong token gets 403 from the page URL and the WebSocket upgrade', async () => {
+    const d = await startDashboard(manager());
+    dashboards.push(d);
+    const page = await (await context()).newPage();
+    pages.push(page);
+    const url = new URL(d.url);
+    const wrong = `${url.origin}/${'z'.repeat(url.pathname.length - 2)}/`;
+    const response = await page.goto(wrong);
+    expect(response?.status()).toBe(403);
+    expect(await page.locator('body').textContent()).toBe('forbidden\n');
+    const outcome = await page.evaluate(
+      (wsUrl) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(wsUrl);
+          ws.onopen = () => resolve('open');
+          ws.onerror = () => resolve('error');
+        }),
+      `${wrong.replace('http:', 'ws:')}ws`,
+    );
+    expect(outcome).toBe('error');
+  });
+});
