@@ -1,8 +1,12 @@
 /**
  * ConnectionManagerKit for TypeScript: connection pools, whose every connection and keyed
- * pool is an XState v5 statechart actor.
+ * pool is an XState v5 statechart actor. Every type a public signature names is exported
+ * here or from `connection-manager-kit/machines` (checked in CI by .ci/exports-check.ts).
+ *
+ * @module connection-manager-kit
  */
 export { ConnectionManager, type ConnectionManagerOptions, type ShutdownOptions } from './manager.js';
+export type { InspectOption } from './runtime.js';
 export { ConnectionCache, type AcquireOptions } from './connection-cache.js';
 export {
   ConnectionPoolConfiguration,
@@ -24,7 +28,16 @@ export {
   ShutdownError,
   type ConnectOutcome,
 } from './errors.js';
-export type { ManagerEmitter, ManagerEventName, ManagerEvents, NetworkEventDelegate } from './events.js';
+export type {
+  ConnectionEventBase,
+  ConnectionEventName,
+  ManagerEmitter,
+  ManagerEventName,
+  ManagerEvents,
+  NetworkEventDelegate,
+  OnceOptions,
+} from './events.js';
+export { CHANNEL_PREFIX, channelName, type ChannelMessage, type ChannelName } from './observability/channels.js';
 export type { ConnectionFactory, PoolStats } from './pool/keyed-pool.js';
 export { DEFAULT_CONNECT_STRATEGY, type ConnectOptions, type ParallelConnectOptions, type ServerOutcome } from './connect.js';
 export {
@@ -35,12 +48,16 @@ export {
   type CustomRetryFunction,
   type ExponentialRetryOptions,
   type JitterMode,
+  type RetryDecision,
+  type RetryStopReason,
+  type RetryStrategyFactories,
 } from './retry.js';
 export {
   Connection,
   type ConnectionCloseEvent,
   type ConnectionDisconnectedEvent,
   type ConnectionEvents,
+  type ConnectionOptions,
   type ConnectionReconnectedEvent,
   type ConnectionState,
   type PeerCertificateInfo,
@@ -53,8 +70,11 @@ export {
   NetworkError,
   NOT_CONNECTED,
   CONNECTION_CLOSED,
+  type ConnectionClosedCode,
+  type ConnectPhase,
+  type NetworkErrorCategory,
 } from './transport/errors.js';
 export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
-export { AttemptTimeoutError } from '../machines/connection.machine.js';
+export { AttemptTimeoutError, CreateAbandonedError } from '../machines/connection.machine.js';
 export { systemClock, type Clock } from './clock.js';
 export type { CloseReason } from '../machines/connection.machine.js';
