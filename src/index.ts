@@ -38,6 +38,27 @@ export type {
   OnceOptions,
 } from './events.js';
 export { CHANNEL_PREFIX, channelName, type ChannelMessage, type ChannelName } from './observability/channels.js';
+export {
+  CONNECTION_STATE_ATTRIBUTE,
+  instrumentManager,
+  METER_NAME,
+  POOL_METRICS,
+  POOL_NAME_ATTRIBUTE,
+  TIME_BUCKETS_SECONDS,
+  type InstrumentManagerOptions,
+  type ManagerInstrumentation,
+} from './observability/metrics.js';
+export type {
+  BatchObservableCallbackLike,
+  BatchObservableResultLike,
+  CounterLike,
+  HistogramLike,
+  InstrumentOptionsLike,
+  MeterLike,
+  MeterProviderLike,
+  MetricAttributesLike,
+  ObservableLike,
+} from './observability/otel-types.js';
 export type { ConnectionFactory, PoolStats } from './pool/keyed-pool.js';
 export { DEFAULT_CONNECT_STRATEGY, type ConnectOptions, type ParallelConnectOptions, type ServerOutcome } from './connect.js';
 export {
