@@ -64,6 +64,7 @@ export { DEFAULT_CONNECT_STRATEGY, type ConnectOptions, type ParallelConnectOpti
 export {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_RECONNECTION_ATTEMPTS,
+  MAX_RETRY_DELAY,
   RetryStrategy,
   RetryStrategyError,
   type CustomRetryFunction,
@@ -75,6 +76,8 @@ export {
 } from './retry.js';
 export {
   Connection,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_READ_BUFFER_LIMIT,
   type ConnectionCloseEvent,
   type ConnectionDisconnectedEvent,
   type ConnectionEvents,
@@ -85,6 +88,7 @@ export {
   type TlsDetails,
 } from './transport/connection.js';
 export {
+  CONNECT_FAILED,
   ConnectAttemptError,
   ConnectionClosedError,
   ConnectTimeoutError,
