@@ -121,24 +121,38 @@ interface RunResult {
   output: string;
 }
 
-/** Runs one example with tsx (honouring the paths mapping), killing it at the timeout. */
+/**
+ * Runs one example with tsx (honouring the paths mapping). tsx starts the program in a child
+ * process (and esbuild in another): the example runs in its own process group, and the whole
+ * group is killed at the timeout, so nothing it started outlives the test.
+ */
 function run(example: Example): Promise<RunResult> {
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
   const child = spawn(tsx, ['--tsconfig', path.join(outDir, 'tsconfig.json'), path.join(outDir, exampleFileName(example))], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
+    detached: true,
   });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const killGroup = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  };
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       output += `\n[killed: still running after ${RUN_TIMEOUT_MS} ms; an example must exit by itself]`;
-      child.kill('SIGKILL');
+      killGroup();
     }, RUN_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // Whatever the example left behind in its group (it exited, so this is only a safety net).
+      killGroup();
       resolve({ code, signal, output: output.slice(-4000) });
     });
   });
