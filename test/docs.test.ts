@@ -2,7 +2,8 @@
  * Docs that cannot rot: every ```ts block of README.md and docs/*.md type-checks under the
  * repository's strict settings against the package's source, and every block not marked
  * `<!-- check -->` runs as a program and exits by itself with code 0. The convention is in
- * test/docs/examples.ts and README.md ("Code examples in the docs").
+ * test/docs/examples.ts and README.md ("Code examples in the docs"). Runs apart from the main
+ * suite (vitest.docs.config.ts, `npm run test:docs`).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
