@@ -1,8 +1,11 @@
 /**
- * The statecharts, pure and free of I/O. Paste any of them into the Stately editor, or run one
- * alone (`createActor(poolMachine, { input }).start()`); the runtime in `src/` provides their
- * effects with `machine.provide()`. Their decisions live in pool.decisions.ts (not exported:
- * internal to the library, documented in docs/architecture.md).
+ * The statecharts, pure and free of I/O: the connection, pool and manager machines, with the
+ * types of their context, events and input. Paste any of them into the Stately editor, or run
+ * one alone (`createActor(poolMachine, { input }).start()`); the runtime provides their effects
+ * with `machine.provide()`. The pure functions the machines' guards call (pool.decisions.ts)
+ * stay inside the package: the public surface is what the docs describe.
+ *
+ * @module connection-manager-kit/machines
  */
 export {
   connectionMachine,

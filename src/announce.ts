@@ -2,9 +2,13 @@
  * The network events users see (`manager.events` and the delegate), announced by a connection
  * actor's effects as it moves: connecting, backoff, connected, disconnected, failed, closed.
  * Pools and links (connections opened by connect()) announce alike.
+ *
+ * The context's `error` is whatever was thrown; events carry an Error (toError wraps anything
+ * else), wrapped once per announcement so that `connection:error` and the `connection:backoff`
+ * or `connection:failed` that follows it carry the same object.
  */
 import type { ConnectionContext } from '../machines/connection.machine.js';
-import { errorCodeOf, type EventHub } from './events.js';
+import { errorCodeOf, toError, type EventHub } from './events.js';
 
 type Facts = Pick<ConnectionContext, 'id' | 'key' | 'attempt' | 'retryDelay' | 'error' | 'closeReason'>;
 
@@ -16,8 +20,9 @@ export const announce = {
   /** An attempt failed and another follows after `retryDelay` ms. */
   backoff(events: EventHub, c: Facts): void {
     const base = { key: c.key, connectionId: c.id, attempt: c.attempt };
-    events.emitConnection('connection:error', { ...base, code: errorCodeOf(c.error), error: c.error });
-    events.emitConnection('connection:backoff', { ...base, delay: c.retryDelay ?? 0, error: c.error });
+    const error = toError(c.error);
+    events.emitConnection('connection:error', { ...base, code: errorCodeOf(error), error });
+    events.emitConnection('connection:backoff', { ...base, delay: c.retryDelay ?? 0, error });
   },
 
   ready(events: EventHub, c: Facts, reconnected: boolean): void {
@@ -27,17 +32,17 @@ export const announce = {
   /** A connection broke on its own: `error` (attempt 0: not an attempt) when there was one. */
   disconnected(events: EventHub, c: Facts): void {
     const base = { key: c.key, connectionId: c.id };
-    if (c.error !== undefined) {
-      events.emitConnection('connection:error', { ...base, attempt: 0, code: errorCodeOf(c.error), error: c.error });
-    }
-    events.emitConnection('connection:disconnected', { ...base, error: c.error });
+    const error = c.error === undefined ? undefined : toError(c.error);
+    if (error !== undefined) events.emitConnection('connection:error', { ...base, attempt: 0, code: errorCodeOf(error), error });
+    events.emitConnection('connection:disconnected', { ...base, error });
   },
 
   /** A create or (re)connection gave up after `attempt` attempts. */
   failed(events: EventHub, c: Facts): void {
     const base = { key: c.key, connectionId: c.id };
-    events.emitConnection('connection:error', { ...base, attempt: c.attempt, code: errorCodeOf(c.error), error: c.error });
-    events.emitConnection('connection:failed', { ...base, attempts: c.attempt, error: c.error });
+    const error = toError(c.error);
+    events.emitConnection('connection:error', { ...base, attempt: c.attempt, code: errorCodeOf(error), error });
+    events.emitConnection('connection:failed', { ...base, attempts: c.attempt, error });
   },
 
   closed(events: EventHub, c: Facts): void {
@@ -45,7 +50,7 @@ export const announce = {
       key: c.key,
       connectionId: c.id,
       reason: c.closeReason ?? 'dropped',
-      error: c.error,
+      error: c.error === undefined ? undefined : toError(c.error),
     });
   },
 };

@@ -1,6 +1,18 @@
+/**
+ * The manager's typed events: what they carry (`ManagerEvents`), the emitter users hold
+ * (`manager.events`: mitt plus `once`), and the hub that emits them.
+ *
+ * Two subtleties. Listeners run inside state machine transitions, so the hub isolates them: one
+ * that throws is reported, never rethrown. And the hot path builds some payloads only while
+ * someone listens (`listening()`), counting subscribers of the event's diagnostics channel
+ * (src/observability/channels.ts) as listeners.
+ */
 import mittImport, { type Emitter, type EventType, type Handler, type WildcardHandler } from 'mitt';
+import { types as utilTypes } from 'node:util';
 import type { CloseReason } from '../machines/connection.machine.js';
 import type { PoolSettings } from './config.js';
+import { AbortError } from './errors.js';
+import { channelOf } from './observability/channels.js';
 
 /**
  * mitt's types describe an ES module but live in a package typed as CommonJS, so under
@@ -11,14 +23,17 @@ export const mitt = ((mittImport as unknown as { default?: unknown }).default ??
   E extends Record<EventType, unknown>,
 >() => Emitter<E>;
 
-interface ConnectionEventBase {
+/** What every connection event carries: the pool key (or connect()'s cacheKey) and the connection's id. */
+export interface ConnectionEventBase {
   key: string;
   connectionId: string;
 }
 
 /**
  * Every event a manager emits on `manager.events` (a mitt emitter), by name. Each names its
- * key and, where there is one, its connection id.
+ * key and, where there is one, its connection id. An `error` is always an `Error`: a value of
+ * another kind that was thrown (a factory that throws a string) arrives wrapped in an Error
+ * whose `cause` is that value.
  */
 export type ManagerEvents = {
   /** A pool was created for a key (its first acquire). */
@@ -45,38 +60,40 @@ export type ManagerEvents = {
   /** A connection is open: created for a pool, connected by connect(), or reconnected. */
   'connection:connected': ConnectionEventBase & { attempt: number; reconnected: boolean };
   /** An attempt failed and the retry strategy waits `delay` ms before attempt `attempt + 1`. */
-  'connection:backoff': ConnectionEventBase & { attempt: number; delay: number; error: unknown };
+  'connection:backoff': ConnectionEventBase & { attempt: number; delay: number; error: Error };
   /**
    * A network or factory error: a failed attempt, or a connection that broke. `code` is Node's
    * (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, a TLS code, ...) when there is one.
    */
-  'connection:error': ConnectionEventBase & { attempt: number; code: string | undefined; error: unknown };
+  'connection:error': ConnectionEventBase & { attempt: number; code: string | undefined; error: Error };
   /** A create or (re)connection gave up after `attempts` attempts. */
-  'connection:failed': ConnectionEventBase & { attempts: number; error: unknown };
-  /** A connection closed or failed on its own (the peer closed it, a reset, ...). */
-  'connection:disconnected': ConnectionEventBase & { error: unknown };
-  /** A connection's resource was destroyed. */
-  'connection:closed': ConnectionEventBase & { reason: CloseReason; error: unknown };
+  'connection:failed': ConnectionEventBase & { attempts: number; error: Error };
+  /** A connection closed or failed on its own (the peer closed it, a reset, ...). `error`: none if it closed cleanly. */
+  'connection:disconnected': ConnectionEventBase & { error: Error | undefined };
+  /** A connection's resource was destroyed. `error`: what broke it, if anything did. */
+  'connection:closed': ConnectionEventBase & { reason: CloseReason; error: Error | undefined };
   'cache:hit': { key: string };
   'cache:miss': { key: string; connectionId: string };
   'cache:eviction': ConnectionEventBase;
   'cache:expiration': ConnectionEventBase & { reason: 'ttl' | 'idle' };
   'manager:shutdown': { phase: 'started' | 'forced' | 'completed' };
   /** A listener threw. It was isolated: the library and other listeners carried on. */
-  'listener:error': { event: string; error: unknown };
+  'listener:error': { event: string; error: Error };
 };
 
 export type ManagerEventName = keyof ManagerEvents;
 
-type ConnectionEventName = Extract<ManagerEventName, `connection:${string}`>;
-type DelegateMethod<K extends ConnectionEventName> = K extends `connection:${infer M}` ? M : never;
+/** The network events: `connection:connecting`, `connection:connected`, ... (the delegate's methods, without the prefix). */
+export type ConnectionEventName = Extract<ManagerEventName, `connection:${string}`>;
 
 /**
  * The seed's delegate: an object with one method per network event, called with the same
  * payload as `manager.events`. Every method is optional; one that throws is isolated.
  */
 export type NetworkEventDelegate = {
-  [K in ConnectionEventName as DelegateMethod<K>]?: (event: ManagerEvents[K]) => void;
+  [K in ConnectionEventName as K extends `connection:${infer Method}` ? Method : never]?: (
+    event: ManagerEvents[K],
+  ) => void;
 };
 
 /** Node's error code of an error, if it has one (string `code`, also on a `cause`). */
@@ -88,7 +105,45 @@ export function errorCodeOf(error: unknown): string | undefined {
   }
   return undefined;
 }
-export type ManagerEmitter = Emitter<ManagerEvents>;
+
+/**
+ * An Error for any thrown value: an Error as it is, anything else wrapped in an Error whose
+ * `cause` is the value (a string thrown becomes the message too).
+ */
+export function toError(value: unknown): Error {
+  if (value instanceof Error || utilTypes.isNativeError(value)) return value as Error;
+  const message = typeof value === 'string' ? value : `a non-Error value was thrown: ${describeThrown(value)}`;
+  return new Error(message, { cause: value });
+}
+
+function describeThrown(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  if (typeof value === 'function') return 'a function';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Options of `manager.events.once()`. */
+export interface OnceOptions<T> {
+  /** Rejects the wait with an AbortError (whose `cause` is the signal's reason) and stops listening. */
+  signal?: AbortSignal;
+  /** Resolve only with an event that passes; others are skipped. If it throws, the wait rejects with that. */
+  filter?: (event: T) => boolean;
+}
+
+/** `manager.events`: mitt's typed emitter, plus `once`. */
+export interface ManagerEmitter extends Emitter<ManagerEvents> {
+  /**
+   * Resolves with the next `type` event (that passes `options.filter`), then stops listening.
+   * With `options.signal`, rejects with an AbortError when it aborts.
+   */
+  once<K extends ManagerEventName>(type: K, options?: OnceOptions<ManagerEvents[K]>): Promise<ManagerEvents[K]>;
+}
+
+/** What the library emits: a payload whose `error`, if it has one, may still be any thrown value. */
+type EventInput<K extends ManagerEventName> = ManagerEvents[K] extends { error: unknown }
+  ? Omit<ManagerEvents[K], 'error'> & { error: unknown }
+  : ManagerEvents[K];
 
 /**
  * Emits through mitt, but isolates listeners: one that throws is reported as
@@ -96,18 +151,23 @@ export type ManagerEmitter = Emitter<ManagerEvents>;
  * since emits happen inside state machine transitions.
  */
 export class EventHub {
-  readonly emitter: ManagerEmitter = mitt<ManagerEvents>();
+  readonly emitter: ManagerEmitter = Object.assign(mitt<ManagerEvents>(), {
+    once: <K extends ManagerEventName>(type: K, options?: OnceOptions<ManagerEvents[K]>) => this.once(type, options),
+  });
   delegate: NetworkEventDelegate | undefined;
 
-  /** Cheap check for the hot path: build an event's payload only if someone listens. */
+  /**
+   * Cheap check for the hot path: build an event's payload only if someone listens, on
+   * `manager.events` or on the event's diagnostics channel.
+   */
   listening(type: ManagerEventName): boolean {
     const all = this.emitter.all;
-    return (all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0;
+    return (all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0 || channelOf(type).hasSubscribers;
   }
 
   /** Network events go to the listeners and to the delegate's method of the same name. */
   emitConnection<K extends ConnectionEventName>(type: K, payload: ManagerEvents[K]): void {
-    this.emit(type, payload);
+    this.emit(type, payload as EventInput<K>);
     const delegate = this.delegate;
     if (delegate === undefined) return;
     const method = (delegate as Record<string, unknown>)[type.slice('connection:'.length)];
@@ -119,7 +179,14 @@ export class EventHub {
     }
   }
 
-  emit<K extends ManagerEventName>(type: K, payload: ManagerEvents[K]): void {
+  /**
+   * Calls the listeners, then publishes on the event's diagnostics channel if it has
+   * subscribers. An `error` that is not an Error is wrapped first (see toError).
+   */
+  emit<K extends ManagerEventName>(type: K, input: EventInput<K>): void {
+    const loose = input as { error?: unknown };
+    if (loose.error !== undefined && !(loose.error instanceof Error)) loose.error = toError(loose.error);
+    const payload = input as ManagerEvents[K];
     const all = this.emitter.all;
     const handlers = all.get(type) as Handler<ManagerEvents[K]>[] | undefined;
     if (handlers !== undefined && handlers.length > 0) {
@@ -141,6 +208,36 @@ export class EventHub {
         }
       }
     }
+    const channel = channelOf(type);
+    if (channel.hasSubscribers) channel.publish(payload);
+  }
+
+  private once<K extends ManagerEventName>(type: K, options: OnceOptions<ManagerEvents[K]> = {}): Promise<ManagerEvents[K]> {
+    const { signal, filter } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError('events.once was aborted', { cause: signal.reason }));
+    return new Promise<ManagerEvents[K]>((resolve, reject) => {
+      const stop = (): void => {
+        this.emitter.off(type, handler);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const handler: Handler<ManagerEvents[K]> = (event) => {
+        try {
+          if (filter !== undefined && !filter(event)) return;
+        } catch (error) {
+          stop();
+          reject(error);
+          return;
+        }
+        stop();
+        resolve(event);
+      };
+      const onAbort = (): void => {
+        stop();
+        reject(new AbortError('events.once was aborted', { cause: signal?.reason }));
+      };
+      this.emitter.on(type, handler);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   private reportListenerError(event: string, error: unknown): void {
@@ -149,7 +246,7 @@ export class EventHub {
       console.error('connection-manager-kit: a listener:error listener threw', error);
       return;
     }
-    if (this.listening('listener:error')) this.emit('listener:error', { event, error });
+    if (this.listening('listener:error')) this.emit('listener:error', { event, error: toError(error) });
     else console.error(`connection-manager-kit: a '${event}' listener threw`, error);
   }
 }

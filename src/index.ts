@@ -1,8 +1,12 @@
 /**
  * ConnectionManagerKit for TypeScript: connection pools, whose every connection and keyed
- * pool is an XState v5 statechart actor.
+ * pool is an XState v5 statechart actor. Every type a public signature names is exported
+ * here or from `connection-manager-kit/machines` (checked in CI by .ci/exports-check.ts).
+ *
+ * @module connection-manager-kit
  */
 export { ConnectionManager, type ConnectionManagerOptions, type ShutdownOptions } from './manager.js';
+export type { InspectOption } from './runtime.js';
 export { ConnectionCache, type AcquireOptions } from './connection-cache.js';
 export {
   ConnectionPoolConfiguration,
@@ -33,36 +37,77 @@ export {
   ShutdownError,
   type ConnectOutcome,
 } from './errors.js';
-export type { ManagerEmitter, ManagerEventName, ManagerEvents, NetworkEventDelegate } from './events.js';
+export type {
+  ConnectionEventBase,
+  ConnectionEventName,
+  ManagerEmitter,
+  ManagerEventName,
+  ManagerEvents,
+  NetworkEventDelegate,
+  OnceOptions,
+} from './events.js';
+export { CHANNEL_PREFIX, channelName, type ChannelMessage, type ChannelName } from './observability/channels.js';
+export {
+  CONNECTION_STATE_ATTRIBUTE,
+  instrumentManager,
+  METER_NAME,
+  POOL_METRICS,
+  POOL_NAME_ATTRIBUTE,
+  TIME_BUCKETS_SECONDS,
+  type InstrumentManagerOptions,
+  type ManagerInstrumentation,
+} from './observability/metrics.js';
+export type {
+  BatchObservableCallbackLike,
+  BatchObservableResultLike,
+  CounterLike,
+  HistogramLike,
+  InstrumentOptionsLike,
+  MeterLike,
+  MeterProviderLike,
+  MetricAttributesLike,
+  ObservableLike,
+} from './observability/otel-types.js';
 export type { ConnectionFactory } from './pool/keyed-pool.js';
 export type { PoolStats } from './pool/pool-stats.js';
 export { DEFAULT_CONNECT_STRATEGY, type ConnectOptions, type ParallelConnectOptions, type ServerOutcome } from './connect.js';
 export {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_RECONNECTION_ATTEMPTS,
+  MAX_RETRY_DELAY,
   RetryStrategy,
   RetryStrategyError,
   type CustomRetryFunction,
   type ExponentialRetryOptions,
   type JitterMode,
+  type RetryDecision,
+  type RetryStopReason,
+  type RetryStrategyFactories,
 } from './retry.js';
 export {
   Connection,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_READ_BUFFER_LIMIT,
   type ConnectionCloseEvent,
   type ConnectionDisconnectedEvent,
   type ConnectionEvents,
+  type ConnectionOptions,
   type ConnectionReconnectedEvent,
   type ConnectionState,
   type PeerCertificateInfo,
   type TlsDetails,
 } from './transport/connection.js';
 export {
+  CONNECT_FAILED,
   ConnectAttemptError,
   ConnectionClosedError,
   ConnectTimeoutError,
   NetworkError,
   NOT_CONNECTED,
   CONNECTION_CLOSED,
+  type ConnectionClosedCode,
+  type ConnectPhase,
+  type NetworkErrorCategory,
 } from './transport/errors.js';
 export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
 export { AttemptTimeoutError, CreateAbandonedError, ValidationTimeoutError } from '../machines/connection.machine.js';

@@ -4,7 +4,7 @@
  */
 import { getEventListeners } from 'node:events';
 import { describe, expect, test } from 'vitest';
-import type { InspectionEvent } from 'xstate';
+import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { ConfigurationError, ConnectionManager, InvalidReturnError, MAX_COUNT } from '../src/index.js';
 import { actorTree } from '../src/introspection.js';
 import { manager } from './support/managers.js';
@@ -76,7 +76,7 @@ describe('actor ids are distinct for any keys', () => {
     expect(m.actor.getSnapshot().status).toBe('done');
     expect(t.created.every((c) => c.destroyCalls === 1)).toBe(true);
     // The inspector saw each id once per actor.
-    const spawned = events.filter((e) => e.type === '@xstate.actor').map((e) => e.actorRef.id);
+    const spawned = events.filter((e) => e.type === '@xstate.actor').map((e) => (e.actorRef as AnyActorRef).id);
     expect(new Set(spawned).size).toBe(spawned.length);
     await server.close();
   });
@@ -202,7 +202,7 @@ describe('cancellation at scale', () => {
     const demands: number[] = [];
     const m = manager({
       inspect: (e) => {
-        if (e.type === '@xstate.event' && e.event.type === 'DEMAND') demands.push((e.event as { waiting: number }).waiting);
+        if (e.type === '@xstate.event' && e.event.type === 'DEMAND') demands.push((e.event as unknown as { waiting: number }).waiting);
       },
     });
     const t = tracker();

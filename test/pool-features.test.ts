@@ -62,7 +62,8 @@ describe('validation on borrow', () => {
         const s = net.connect(server.port, HOST, () => resolve(s));
         s.once('error', reject);
       });
-    const pool = m.pool('db', { maxConnections: 2, validate: ping, validateAfterIdle: 0, validationTimeout: 200 }, connect);
+    const validate = (socket: net.Socket, { signal }: { signal: AbortSignal }) => ping(socket, signal);
+    const pool = m.pool('db', { maxConnections: 2, validate, validateAfterIdle: 0, validationTimeout: 200 }, connect);
     const first = await pool.acquire();
     pool.release(first);
     await nextTurn(); // it rests in the pool

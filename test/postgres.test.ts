@@ -26,7 +26,7 @@ describe('pg.Client pooled through the library, with the server restarted mid-ru
     const config = { host: server.host, port: server.port, user: server.user, database: 'postgres', application_name: application };
     const m = new ConnectionManager();
     const dead = new WeakSet<pg.Client>();
-    const pool = m.pool(
+    const pool = m.pool<pg.Client>(
       'postgres',
       {
         maxConnections: 10,

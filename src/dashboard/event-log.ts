@@ -32,6 +32,7 @@ export const LOGGED_MANAGER_EVENTS: Record<ManagerEventName, boolean> = {
   'pool:acquired': false,
   'pool:released': false,
   'pool:timeout': true,
+  'pool:leak': true,
   'pool:rejected': true,
   'pool:draining': true,
   'pool:closed': true,
