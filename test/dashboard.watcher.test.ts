@@ -160,7 +160,8 @@ describe('dashboard watcher', () => {
     await rejection(m.connectionCache.acquireConnection('k', {}, t.factory));
     const batch = w.flush() as BatchMessage;
     const pool = batch.upsert.find((r) => r.kind === 'pool');
-    expect(pool?.state).toEqual([state]);
+    // The pool runs two regions (creates and housekeeping): the breaker is one of its leaves.
+    expect(pool?.state).toContain(state);
     const timers = (batch.timers[pool?.sid ?? ''] ?? []).map(([i, delayMs, startedAt]) => ({ event: batch.timerEvents[i], delayMs, startedAt }));
     const timer = timers.find((x) => x.event === exit);
     expect(timer, `pending timers: ${JSON.stringify(timers)}`).toBeDefined();
@@ -173,7 +174,7 @@ describe('dashboard watcher', () => {
     const after = w.flush() as BatchMessage;
     const change = after.states.find(([sid]) => sid === pool?.sid) ?? after.upsert.find((r) => r.sid === pool?.sid);
     expect(change, 'the pool left its breaker state').toBeDefined();
-    expect(Array.isArray(change) ? change[2] : change?.state).not.toEqual([state]);
+    expect(Array.isArray(change) ? change[2] : change?.state).not.toContain(state);
     expect((after.timers[pool?.sid ?? ''] ?? []).some(([i]) => after.timerEvents[i] === exit)).toBe(false);
     w.stop();
   });
