@@ -3,9 +3,11 @@
  * (round 1: A B C D, round 2: B C D A, ...), and reports median and min–max per contender.
  *
  *   npm run bench                      full suite  → bench/results.{json,md}
- *   npm run bench -- --quick           smoke run (< 60 s) → bench/results.quick.{json,md}
- *   npm run bench -- --only=tarn,bare  only these contenders (generic-pool, tarn, bare, cmk)
- *   npm run bench -- --scenario=micro,tcp   only these scenarios (micro, tcp, spike, outage, memory)
+ *   npm run bench -- --quick           smoke run (< 2 min) → bench/results.quick.{json,md}
+ *   npm run bench -- --only=tarn,bare  only these contenders (generic-pool, tarn, bare, cmk,
+ *                                      cmk-handle, cmk-lease; the last two run in micro only)
+ *   npm run bench -- --scenario=micro,tcp   only these scenarios (micro, tcp, spike, outage,
+ *                                      restart, aborts, scale, memory)
  *   npm run bench -- --rounds=3        rounds for every scenario (default: per scenario)
  *   npm run bench -- --out=path/prefix write <prefix>.json and <prefix>.md instead
  *
@@ -13,7 +15,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { CONTENDER_NAMES, isContenderName, loadContender, type ContenderName } from './contenders/index.js';
+import { CONTENDER_NAMES, isContenderName, loadContender, takesPart, type ContenderName } from './contenders/index.js';
 import type { Contender } from './contenders/types.js';
 import { hungContenders } from './lib/harness.js';
 import { machineInfo, resultsMarkdown, type ResultsFile, type RunInfo } from './lib/report.js';
@@ -36,6 +38,9 @@ const DEFAULT_ROUNDS: Record<ScenarioId, [number, number]> = {
   tcp: [5, 2],
   spike: [5, 2],
   outage: [3, 1],
+  restart: [3, 1],
+  aborts: [3, 1],
+  scale: [3, 1],
   memory: [3, 1],
 };
 
@@ -101,7 +106,8 @@ function parseArgs(argv: readonly string[]): Options {
   return options;
 }
 
-async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise<ScenarioResult> {
+/** One result per table: most scenarios have one, scale has one per sub-measurement. */
+async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise<ScenarioResult | ScenarioResult[]> {
   switch (id) {
     case 'micro':
       return (await import('./scenarios/micro.js')).runMicro(ctx);
@@ -111,6 +117,12 @@ async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise<Scenar
       return (await import('./scenarios/spike.js')).runSpike(ctx);
     case 'outage':
       return (await import('./scenarios/outage.js')).runOutage(ctx);
+    case 'restart':
+      return (await import('./scenarios/restart.js')).runRestart(ctx);
+    case 'aborts':
+      return (await import('./scenarios/aborts.js')).runAborts(ctx);
+    case 'scale':
+      return (await import('./scenarios/scale.js')).runScale(ctx);
     case 'memory':
       return (await import('./scenarios/memory.js')).runMemory(ctx);
   }
@@ -147,14 +159,20 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   for (const id of options.scenarios) {
     const rounds = options.rounds ?? DEFAULT_ROUNDS[id][options.quick ? 1 : 0];
+    const taking = contenders.filter((c) => takesPart(c, id));
+    if (taking.length === 0) {
+      log(`\n== ${id}: none of the chosen contenders takes part; skipped ==`);
+      continue;
+    }
     log(`\n== ${id} (${rounds} round${rounds === 1 ? '' : 's'}) ==`);
     const t0 = now();
     const hungBefore = new Set(hungContenders.keys());
-    const result = await runScenario(id, { quick: options.quick, rounds, contenders });
+    const outcome = await runScenario(id, { quick: options.quick, rounds, contenders: taking });
+    const parts = Array.isArray(outcome) ? outcome : [outcome];
     for (const [name, reason] of hungContenders) {
-      if (!hungBefore.has(name)) result.notes.push(`${name} hung (${reason}); it was skipped from then on.`);
+      if (!hungBefore.has(name)) parts[0]?.notes.push(`${name} hung (${reason}); it was skipped from then on.`);
     }
-    results.push(result);
+    results.push(...parts);
     log(`== ${id} done in ${((now() - t0) / 1000).toFixed(1)} s ==`);
   }
 
@@ -172,7 +190,7 @@ async function main(): Promise<void> {
   };
   const markdown = resultsMarkdown(
     file,
-    contenders.map((c) => ({ name: c.name, notes: c.notes })),
+    contenders.filter((c) => options.scenarios.some((id) => takesPart(c, id))).map((c) => ({ name: c.name, notes: c.notes })),
   );
   await writeFile(`${options.out}.json`, `${JSON.stringify(file, null, 2)}\n`);
   await writeFile(`${options.out}.md`, markdown);

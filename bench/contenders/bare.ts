@@ -7,7 +7,10 @@
  * create unless enough are in flight already; whatever comes first (a release or a new resource)
  * serves the head of the queue. Min resources are created up front and not kept up afterwards;
  * no idle eviction, no validation, no create retries: a create error rejects the head waiter.
+ * A cancelled acquire (AbortSignal) is marked and left in the queue, skipped when it reaches the
+ * head: O(1) whatever its place.
  */
+import { abortReason, onAbort } from './signal-groups.js';
 import { AcquireTimeoutError, type BenchPool, type Contender, type PoolConfig, type PoolStats } from './types.js';
 import { now } from '../lib/util.js';
 
@@ -15,6 +18,8 @@ interface Waiter<R> {
   resolve: (resource: R) => void;
   reject: (err: unknown) => void;
   deadline: number;
+  /** Aborted while queued: skipped (and dropped) when it reaches the head. */
+  cancelled: boolean;
 }
 
 const closedError = (): Error => new Error('pool closed');
@@ -23,6 +28,8 @@ export class BarePool<R extends object> implements BenchPool<R> {
   private readonly idle: R[] = [];
   private waiters: Array<Waiter<R> | undefined> = [];
   private head = 0;
+  /** Cancelled waiters still in the queue. */
+  private cancelled = 0;
   /** Resources that exist or are being created. */
   private size = 0;
   private creating = 0;
@@ -39,7 +46,36 @@ export class BarePool<R extends object> implements BenchPool<R> {
     const resource = this.idle.pop();
     if (resource !== undefined) return Promise.resolve(resource);
     return new Promise<R>((resolve, reject) => {
-      this.waiters.push({ resolve, reject, deadline: now() + this.config.acquireTimeoutMs });
+      this.waiters.push({ resolve, reject, deadline: now() + this.config.acquireTimeoutMs, cancelled: false });
+      if (this.timer === null) this.armTimer();
+      this.createIfShort();
+    });
+  }
+
+  acquireWithSignal(signal: AbortSignal): Promise<R> {
+    if (signal.aborted) return Promise.reject(abortReason(signal));
+    if (this.closed) return Promise.reject(closedError());
+    const resource = this.idle.pop();
+    if (resource !== undefined) return Promise.resolve(resource);
+    return new Promise<R>((resolve, reject) => {
+      const waiter: Waiter<R> = {
+        resolve: (r) => {
+          off();
+          resolve(r);
+        },
+        reject: (err) => {
+          off();
+          reject(err);
+        },
+        deadline: now() + this.config.acquireTimeoutMs,
+        cancelled: false,
+      };
+      const off = onAbort(signal, () => {
+        waiter.cancelled = true;
+        this.cancelled++;
+        reject(abortReason(signal));
+      });
+      this.waiters.push(waiter);
       if (this.timer === null) this.armTimer();
       this.createIfShort();
     });
@@ -68,7 +104,7 @@ export class BarePool<R extends object> implements BenchPool<R> {
       total,
       idle: this.idle.length,
       inUse: total - this.idle.length,
-      waiting: this.waiters.length - this.head,
+      waiting: this.waiting(),
       creating: this.creating,
     };
   }
@@ -89,7 +125,11 @@ export class BarePool<R extends object> implements BenchPool<R> {
 
   /** Starts a create when waiters outnumber the creates in flight and the pool is below max. */
   private createIfShort(): void {
-    if (this.size < this.config.max && this.waiters.length - this.head > this.creating) this.startCreate();
+    if (this.size < this.config.max && this.waiting() > this.creating) this.startCreate();
+  }
+
+  private waiting(): number {
+    return this.waiters.length - this.head - this.cancelled;
   }
 
   private startCreate(): void {
@@ -124,9 +164,23 @@ export class BarePool<R extends object> implements BenchPool<R> {
     this.pendingDestroys.add(done);
   }
 
+  /** The oldest waiter that is not cancelled, dropping cancelled ones ahead of it. */
+  private peekWaiter(): Waiter<R> | undefined {
+    for (let waiter = this.waiters[this.head]; waiter !== undefined; waiter = this.waiters[this.head]) {
+      if (!waiter.cancelled) return waiter;
+      this.cancelled--;
+      this.dropHead();
+    }
+    return undefined;
+  }
+
   private shiftWaiter(): Waiter<R> | undefined {
-    if (this.head >= this.waiters.length) return undefined;
-    const waiter = this.waiters[this.head];
+    const waiter = this.peekWaiter();
+    if (waiter !== undefined) this.dropHead();
+    return waiter;
+  }
+
+  private dropHead(): void {
     this.waiters[this.head++] = undefined;
     if (this.head === this.waiters.length) {
       this.waiters.length = 0;
@@ -135,12 +189,11 @@ export class BarePool<R extends object> implements BenchPool<R> {
       this.waiters = this.waiters.slice(this.head);
       this.head = 0;
     }
-    return waiter;
   }
 
   /** One timer, for the head waiter's deadline; a served head leaves it armed, it re-arms lazily. */
   private armTimer(): void {
-    const first = this.waiters[this.head];
+    const first = this.peekWaiter();
     if (first === undefined) return;
     this.timer = setTimeout(() => this.onTimer(), Math.max(0, first.deadline - now()));
   }
@@ -148,8 +201,8 @@ export class BarePool<R extends object> implements BenchPool<R> {
   private onTimer(): void {
     this.timer = null;
     const t = now();
-    for (let first = this.waiters[this.head]; first !== undefined && first.deadline <= t; first = this.waiters[this.head]) {
-      this.shiftWaiter();
+    for (let first = this.peekWaiter(); first !== undefined && first.deadline <= t; first = this.peekWaiter()) {
+      this.dropHead();
       first.reject(new AcquireTimeoutError());
     }
     this.armTimer();
@@ -159,6 +212,7 @@ export class BarePool<R extends object> implements BenchPool<R> {
 export const bare: Contender = {
   name: 'bare',
   version: 'bench',
-  notes: 'array stack of idle resources + FIFO waiter queue + one timer; no eviction, no validation, create errors reject',
+  notes:
+    'array stack of idle resources + FIFO waiter queue + one timer; no eviction, no validation, create errors reject; a cancelled acquire is marked and skipped at the head',
   create: <R extends object>(config: PoolConfig<R>): BenchPool<R> => new BarePool<R>(config),
 };

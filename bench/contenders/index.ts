@@ -1,6 +1,7 @@
 import type { Contender } from './types.js';
 
-export const CONTENDER_NAMES = ['generic-pool', 'tarn', 'bare', 'cmk'] as const;
+/** Every contender, in table order; cmk-handle and cmk-lease are cmk through its Pool handle. */
+export const CONTENDER_NAMES = ['generic-pool', 'tarn', 'bare', 'cmk', 'cmk-handle', 'cmk-lease'] as const;
 export type ContenderName = (typeof CONTENDER_NAMES)[number];
 
 export function isContenderName(name: string): name is ContenderName {
@@ -18,5 +19,14 @@ export async function loadContender(name: ContenderName): Promise<Contender> {
       return (await import('./bare.js')).bare;
     case 'cmk':
       return (await import('./cmk.js')).loadCmk();
+    case 'cmk-handle':
+      return (await import('./cmk-handle.js')).loadCmkHandle();
+    case 'cmk-lease':
+      return (await import('./cmk-handle.js')).loadCmkLease();
   }
+}
+
+/** Whether a contender takes part in a scenario (see Contender.scenarios). */
+export function takesPart(contender: Contender, scenario: string): boolean {
+  return contender.scenarios === undefined || contender.scenarios.includes(scenario);
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Pool } from 'tarn';
+import { abortReason, onAbort } from './signal-groups.js';
 import type { BenchPool, Contender, PoolConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -12,7 +13,7 @@ export const tarnContender: Contender = {
   name: 'tarn',
   version,
   notes:
-    'new Pool({ min, max, acquireTimeoutMillis, idleTimeoutMillis (30 s default unless set), propagateCreateError per scenario }); retire = mark + release, validate() refuses it on the next acquire',
+    'new Pool({ min, max, acquireTimeoutMillis, idleTimeoutMillis (30 s default unless set), propagateCreateError per scenario }); retire = mark + release, validate() refuses it on the next acquire; cancel = pending.abort() from one abort listener per signal',
   create<R extends object>(config: PoolConfig<R>): BenchPool<R> {
     // tarn 3.1 has no public API to destroy one borrowed resource. The documented way is a
     // validate() that fails: the resource goes back to the free list and is destroyed by the
@@ -40,6 +41,23 @@ export const tarnContender: Contender = {
     });
     return {
       acquire: () => pool.acquire().promise,
+      // tarn cancels through the pending operation (`abort()`), not a signal: one listener per
+      // signal aborts every acquire pending on it (signal-groups.ts).
+      acquireWithSignal: (signal) => {
+        if (signal.aborted) return Promise.reject(abortReason(signal));
+        const pending = pool.acquire();
+        const off = onAbort(signal, () => pending.abort());
+        return pending.promise.then(
+          (resource) => {
+            off();
+            return resource;
+          },
+          (err: unknown) => {
+            off();
+            throw err;
+          },
+        );
+      },
       release: (resource) => {
         pool.release(resource);
       },

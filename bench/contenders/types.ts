@@ -49,8 +49,35 @@ export interface BenchPool<R extends object> {
    * Optional: scenarios that need it report "n/a" or fall back to release() when absent.
    */
   retire?(resource: R): void | Promise<void>;
+  /**
+   * Like acquire(), cancelled when `signal` aborts: a waiting acquire then rejects. Optional:
+   * absent where the library cannot cancel a pending acquire (the aborts scenario reads n/a).
+   */
+  acquireWithSignal?(signal: AbortSignal): Promise<R>;
+  /**
+   * Borrows through the library's lease object instead (one checkout, released through it).
+   * Present only on adapters that measure that style; micro then loops lease() → release().
+   */
+  lease?(): Promise<BenchLease>;
   stats?(): PoolStats;
   /** Destroys idle resources and stops timers; in-use resources must have been released. */
+  close(): Promise<void>;
+}
+
+/** One checkout made by BenchPool.lease(); released through itself. */
+export interface BenchLease {
+  release(): void;
+}
+
+/**
+ * Pools under many keys, one resource each at a time at most as the scenario configures them.
+ * Keys are numbered 0 … keys-1. Libraries without keys get one pool per key (keyed.ts),
+ * which is what their users do.
+ */
+export interface KeyedBenchPool<R extends object> {
+  acquire(key: number): Promise<R>;
+  release(key: number, resource: R): void | Promise<void>;
+  /** Closes every key's pool. */
   close(): Promise<void>;
 }
 
@@ -60,7 +87,16 @@ export interface Contender {
   version: string;
   /** One line: how the adapter configures the library (quoted in results.md). */
   notes: string;
+  /**
+   * Scenario ids this contender takes part in; omitted: all. Variants of one library's API
+   * (cmk-handle, cmk-lease) only run where the difference is what is measured.
+   */
+  scenarios?: readonly string[];
   create<R extends object>(config: PoolConfig<R>): BenchPool<R>;
+  /**
+   * `keys` keyed pools sharing `config` (per key). Omitted: one `create(config)` per key.
+   */
+  createKeyed?<R extends object>(config: PoolConfig<R>, keys: number): KeyedBenchPool<R>;
 }
 
 /** Adapters whose library signals an acquire timeout by a value (not a rejection) throw this. */

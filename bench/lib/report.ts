@@ -65,6 +65,11 @@ function formatRaw(value: number, unit: Unit): string {
       return value.toFixed(0);
     case 'MB':
       return value.toFixed(abs >= 10 ? 1 : 3);
+    case 'exponent':
+      return value.toFixed(2);
+    case 'ratio':
+      // Small ratios (0.0004×) keep two significant digits rather than reading 0.00×.
+      return `${abs >= 100 ? value.toFixed(0) : abs >= 10 ? value.toFixed(1) : abs >= 0.1 || abs === 0 ? value.toFixed(2) : value.toPrecision(2)}×`;
   }
 }
 
@@ -96,6 +101,13 @@ export function scenarioMarkdown(result: ScenarioResult): string {
     const name = row.version && row.version !== 'bench' ? `${row.name} ${row.version}` : row.name;
     const cells = result.metrics.map((m) => formatSummary(row.figures[m.key], m.unit));
     lines.push(`| ${[name, ...cells].join(' | ')} |`);
+  }
+  if (result.figures !== undefined && result.figures.length > 0) {
+    lines.push('', '| figure | value | target | met |', '| --- | ---: | --- | --- |');
+    for (const f of result.figures) {
+      const met = f.met === undefined ? '' : f.met ? 'yes' : 'no';
+      lines.push(`| ${f.label} | ${formatValue(f.value, f.unit)} | ${f.target ?? ''} | ${met} |`);
+    }
   }
   if (result.notes.length > 0) {
     lines.push('');

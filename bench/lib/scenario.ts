@@ -1,10 +1,11 @@
 import type { Contender } from '../contenders/types.js';
 import { summarize, type Summary } from './stats.js';
 
-export const SCENARIO_IDS = ['micro', 'tcp', 'spike', 'outage', 'memory'] as const;
+export const SCENARIO_IDS = ['micro', 'tcp', 'spike', 'outage', 'restart', 'aborts', 'scale', 'memory'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
-export type Unit = 'ops/s' | 'req/s' | 'ms' | 'count' | 'B' | 'MB' | 's';
+/** `exponent`: a fitted growth exponent (1 = linear); `ratio`: one figure over another (×). */
+export type Unit = 'ops/s' | 'req/s' | 'ms' | 'count' | 'B' | 'MB' | 's' | 'exponent' | 'ratio';
 
 export interface MetricDef {
   key: string;
@@ -26,8 +27,31 @@ export interface ResultRow {
   figures: Record<string, Summary>;
 }
 
+/**
+ * A figure computed from the table (a growth exponent, one contender over another), with the
+ * target an issue set for it. Targets are for reading, not assertions: `met` only says
+ * whether this run's figure is within it.
+ */
+export interface DerivedFigure {
+  key: string;
+  label: string;
+  value: number;
+  unit: Unit;
+  /** The target, in words (e.g. "≤ 1.15"). */
+  target?: string;
+  /** Whether `value` meets the target; absent without a target or a finite value. */
+  met?: boolean;
+}
+
+/** A derived figure checked against an upper bound (`value <= max`). */
+export function atMost(key: string, label: string, value: number, unit: Unit, max: number, target: string): DerivedFigure {
+  return { key, label, value, unit, target, ...(Number.isFinite(value) ? { met: value <= max } : {}) };
+}
+
 export interface ScenarioResult {
   id: ScenarioId;
+  /** A scenario with several tables returns one result per table, each named by its part. */
+  part?: string;
   title: string;
   /** What was done, in one or two sentences (printed above the table). */
   description: string;
@@ -35,6 +59,8 @@ export interface ScenarioResult {
   metrics: MetricDef[];
   rows: ResultRow[];
   notes: string[];
+  /** Figures derived from the rows (exponents, ratios), printed below the table. */
+  figures?: DerivedFigure[];
 }
 
 /** Collects one sample per round per (row, metric); rows keep their first-seen order. */

@@ -2,13 +2,14 @@
  * One contender's memory figures, in a fresh `node --expose-gc` process (forked by memory.ts),
  * so that neither other contenders' garbage nor their JIT state is in the heap being measured.
  *
- *   argv: <contender> <quick: 0|1>     result: one MemoryResult message over IPC
+ *   argv: <contender> <quick: 0|1>     result: one ChildMessage<MemoryFigures> over IPC
  */
 import v8 from 'node:v8';
 import { isContenderName, loadContender } from '../contenders/index.js';
 import type { BenchPool, Contender, PoolConfig } from '../contenders/types.js';
 import { median } from '../lib/stats.js';
-import { errorMessage, now, settle, sleep } from '../lib/util.js';
+import { childMain } from '../lib/child.js';
+import { now, settle, sleep } from '../lib/util.js';
 
 export interface MemoryFigures {
   /** Heap per idle pooled resource, the `{}` resource included. */
@@ -25,8 +26,6 @@ export interface MemoryFigures {
   churnSeconds: number | null;
   churnCreated: number | null;
 }
-
-export type MemoryMessage = { ok: true; figures: MemoryFigures } | { ok: false; error: string };
 
 /**
  * Idle resources per pool in the per-connection figure. JIT metadata adds some ±20 KB of noise
@@ -203,19 +202,4 @@ async function main(): Promise<MemoryFigures> {
   };
 }
 
-const send = (message: MemoryMessage): Promise<void> =>
-  new Promise((resolve) => {
-    if (process.send === undefined) {
-      process.stdout.write(`${JSON.stringify(message)}\n`);
-      resolve();
-    } else {
-      process.send(message, () => resolve());
-    }
-  });
-
-try {
-  await send({ ok: true, figures: await main() });
-} catch (err) {
-  await send({ ok: false, error: errorMessage(err) });
-}
-process.disconnect?.();
+await childMain(main);

@@ -5,43 +5,25 @@
  */
 import type { Contender } from '../contenders/types.js';
 import { Samples, type ScenarioContext, type ScenarioResult } from '../lib/scenario.js';
-import { benchFile, forkTs, log, rotate } from '../lib/util.js';
-import type { MemoryFigures, MemoryMessage } from './memory-child.js';
+import { runChild } from '../lib/child.js';
+import { benchFile, log, rotate } from '../lib/util.js';
+import type { MemoryFigures } from './memory-child.js';
 
 /** A child that takes longer is killed and its figures read n/a: [full, quick]. */
 const CHILD_LIMIT_MS: [number, number] = [5 * 60_000, 25_000];
 
-function runChild(contender: Contender, quick: boolean): Promise<MemoryFigures> {
-  return new Promise((resolve, reject) => {
-    const child = forkTs(benchFile('../scenarios/memory-child.ts'), [contender.name, quick ? '1' : '0'], [
+function runMemoryChild(contender: Contender, quick: boolean): Promise<MemoryFigures> {
+  return runChild<MemoryFigures>(
+    benchFile('../scenarios/memory-child.ts'),
+    [contender.name, quick ? '1' : '0'],
+    [
       '--expose-gc',
       // V8 otherwise drops the bytecode of functions unused for a few GCs (setup code), which
       // reads as the heap shrinking by a few hundred KB between two measurements.
       '--no-flush-bytecode',
-    ]);
-    let result: MemoryMessage | null = null;
-    let killed = false;
-    const limitMs = CHILD_LIMIT_MS[quick ? 1 : 0];
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill();
-    }, limitMs);
-    child.on('message', (msg) => {
-      result = msg as MemoryMessage;
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      const r: MemoryMessage | null = result;
-      if (killed) reject(new Error(`no result within ${limitMs / 1000} s (child killed)`));
-      else if (r === null) reject(new Error(`memory child exited (code ${code}, signal ${signal}) without a result`));
-      else if (!r.ok) reject(new Error(r.error));
-      else resolve(r.figures);
-    });
-  });
+    ],
+    CHILD_LIMIT_MS[quick ? 1 : 0],
+  );
 }
 
 export async function runMemory(ctx: ScenarioContext): Promise<ScenarioResult> {
@@ -53,7 +35,7 @@ export async function runMemory(ctx: ScenarioContext): Promise<ScenarioResult> {
     for (const contender of rotate(ctx.contenders, round)) {
       let f: MemoryFigures | undefined;
       try {
-        f = await runChild(contender, ctx.quick);
+        f = await runMemoryChild(contender, ctx.quick);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         log(`  ! ${contender.name}: memory failed: ${message}`);

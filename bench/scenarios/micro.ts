@@ -1,10 +1,13 @@
 /**
  * micro: the cost of the pool itself. Acquire + release of a no-op resource ({}), by
- * (a) one caller in a loop and (b) 100 concurrent callers sharing max 10.
+ * (a) one caller in a loop and (b) 100 concurrent callers sharing max 10. Adapters with a
+ * lease() (cmk-lease) loop lease() → lease.release() instead; the loop is chosen once per
+ * measurement, so the timed code has no branch on it.
  */
 import type { BenchPool, Contender, PoolConfig } from '../contenders/types.js';
 import { fullGc, guarded, warmPool } from '../lib/harness.js';
-import { Samples, type ScenarioContext, type ScenarioResult } from '../lib/scenario.js';
+import { Samples, atMost, type DerivedFigure, type ScenarioContext, type ScenarioResult } from '../lib/scenario.js';
+import { ratio, type Summary } from '../lib/stats.js';
 import { log, now, rotate } from '../lib/util.js';
 
 const BATCH = 256;
@@ -15,18 +18,51 @@ async function loop(pool: BenchPool<object>, callers: number, durationMs: number
   let stop = false;
   const t0 = now();
   const deadline = t0 + durationMs;
-  const caller = async (): Promise<void> => {
-    while (!stop) {
-      for (let i = 0; i < BATCH; i++) {
-        const r = await pool.acquire();
-        void pool.release(r);
-      }
-      ops += BATCH;
-      if (now() >= deadline) stop = true;
-    }
-  };
+  const lease = pool.lease?.bind(pool);
+  const caller =
+    lease === undefined
+      ? async (): Promise<void> => {
+          while (!stop) {
+            for (let i = 0; i < BATCH; i++) {
+              const r = await pool.acquire();
+              void pool.release(r);
+            }
+            ops += BATCH;
+            if (now() >= deadline) stop = true;
+          }
+        }
+      : async (): Promise<void> => {
+          while (!stop) {
+            for (let i = 0; i < BATCH; i++) {
+              const l = await lease();
+              l.release();
+            }
+            ops += BATCH;
+            if (now() >= deadline) stop = true;
+          }
+        };
   await Promise.all(Array.from({ length: callers }, caller));
   return ops / ((now() - t0) / 1000);
+}
+
+/** cmk's Pool-handle rows against its acquireConnection row: throughput ratio, target ≥ 0.9. */
+function handleFigures(rows: ReadonlyArray<{ name: string; figures: Record<string, Summary> }>): DerivedFigure[] {
+  const row = (name: string) => rows.find((r) => r.name === name)?.figures;
+  const base = row('cmk');
+  const out: DerivedFigure[] = [];
+  for (const variant of ['cmk-handle', 'cmk-lease']) {
+    const v = row(variant);
+    if (base === undefined || v === undefined) continue;
+    for (const [key, what] of [
+      ['seq', '1 caller'],
+      ['conc', '100 callers'],
+    ] as const) {
+      // Expressed as slowdown (cmk ops/s over the variant's), so "within 10 %" is ≤ 1.10.
+      const slowdown = ratio(base[key]?.median, v[key]?.median);
+      out.push(atMost(`${variant}.${key}`, `${variant} vs cmk, ${what}: cmk ops/s ÷ ${variant} ops/s`, slowdown, 'ratio', 1.1, '≤ 1.10 (within 10 %)'));
+    }
+  }
+  return out;
 }
 
 async function measure(contender: Contender, callers: number, warmupMs: number, durationMs: number): Promise<number> {
@@ -64,6 +100,7 @@ export async function runMicro(ctx: ScenarioContext): Promise<ScenarioResult> {
       );
     }
   }
+  const rows = samples.toRows();
   return {
     id: 'micro',
     title: 'micro: acquire + release of a no-op resource',
@@ -75,7 +112,8 @@ export async function runMicro(ctx: ScenarioContext): Promise<ScenarioResult> {
       { key: 'seq', label: '1 caller, ops/s', unit: 'ops/s', better: 'higher' },
       { key: 'conc', label: '100 callers, max 10, ops/s', unit: 'ops/s', better: 'higher' },
     ],
-    rows: samples.toRows(),
+    rows,
     notes: [],
+    figures: handleFigures(rows),
   };
 }
