@@ -206,6 +206,9 @@ export async function runScale(ctx: ScenarioContext): Promise<ScenarioResult[]> 
     }
   }
 
+  if (ctx.quick) {
+    notes['one-key'].push('Quick run: two sizes and one round, so the exponent is a smoke figure; the full run fits four sizes per round.');
+  }
   const results = [
     fillResult(ctx, 'one-key', plan.oneKey, times['one-key'], breakdown['one-key'], notes['one-key']),
     fillResult(ctx, 'keys', plan.keys, times.keys, breakdown.keys, notes.keys),
