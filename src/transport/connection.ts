@@ -7,7 +7,7 @@ import { ConfigurationError, ConnectionManagerError } from '../errors.js';
 import { mitt } from '../events.js';
 import { checkDuration, describe, type Duration } from '../time.js';
 import { openSocket, type OpenSocketOptions } from './connect.js';
-import { ConnectionClosedError, errorCode, NetworkError, NOT_CONNECTED, type ConnectionClosedCode } from './errors.js';
+import { ConnectionClosedError, errorCode, isWriteCutOff, NetworkError, NOT_CONNECTED, type ConnectionClosedCode } from './errors.js';
 import type { ServerLocation } from './server.js';
 
 /** Unread inbound bytes buffered per connection before the socket is paused. */
@@ -335,8 +335,9 @@ export class Connection {
             return;
           }
           if (socket.destroyed) {
-            // Node completes a write cancelled by destroy() with no error, so success cannot be
-            // told apart from "never sent": report it as not delivered.
+            // Node 20 completes a write cancelled by destroy() with no error (Node 22 and later:
+            // ECANCELED, see isWriteCutOff), so success cannot be told apart from "never sent":
+            // report it as not delivered.
             this.pendingWrites.delete(pending);
             reject(this.closedError('the connection was destroyed before the write completed'));
             return;
@@ -724,10 +725,7 @@ export class Connection {
   }
 
   private writeError(err: Error): NetworkError {
-    const code = errorCode(err);
-    if (code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') {
-      return this.closedError('the connection closed before the data was flushed');
-    }
+    if (isWriteCutOff(err)) return this.closedError('the connection closed before the data was flushed');
     return this.toNetworkError(err, 'ERR_CONNECTION_FAILED');
   }
 }

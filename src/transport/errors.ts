@@ -79,6 +79,20 @@ export function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Codes of a write that never reached the socket because the stream was closed under it: the
+ * write is "not delivered" (a closed connection), not a network failure. `ECANCELED` is what
+ * libuv reports from Node 22 for a write request cancelled by `socket.destroy()` (Node 20
+ * completes such a write with no error at all).
+ */
+const WRITE_CUT_OFF_CODES = new Set(['ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ECANCELED']);
+
+/** The write failed because its stream was destroyed or ended, see {@link WRITE_CUT_OFF_CODES}. */
+export function isWriteCutOff(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && WRITE_CUT_OFF_CODES.has(code);
+}
+
 /** Where in one connection attempt a failure happened. */
 export type ConnectPhase = 'tcp' | 'tls';
 
