@@ -43,6 +43,7 @@ export {
   type ConnectionEvents,
   type ConnectionReconnectedEvent,
   type ConnectionState,
+  type ConnectionSummary,
   type PeerCertificateInfo,
   type TlsDetails,
 } from './transport/connection.js';
@@ -55,6 +56,7 @@ export {
   CONNECTION_CLOSED,
 } from './transport/errors.js';
 export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
+export type { ServerInfo } from './transport/server-info.js';
 export { AttemptTimeoutError } from '../machines/connection.machine.js';
 export { systemClock, type Clock } from './clock.js';
 export type { CloseReason } from '../machines/connection.machine.js';

@@ -13,11 +13,12 @@ import { emitConnectionReport } from './reports.js';
 import { retryDelay, type RetryPolicy } from './retry.js';
 import { openSocket } from './transport/connect.js';
 import { Connection } from './transport/connection.js';
-import type { ServerLocation } from './transport/server.js';
+import type { PrivateServer } from './transport/server-info.js';
 
 interface Link {
   readonly id: string;
-  readonly server: ServerLocation;
+  /** The library's copy of the server: its TLS options are out of sight of inspection. */
+  readonly server: PrivateServer;
   readonly retry: RetryPolicy;
   connection: Connection | undefined;
   /** connect()'s promise for this server, until the first connection or the final failure. */
@@ -59,7 +60,7 @@ export class LinkRegistry {
   }
 
   /** Spawns a link for `server`; resolves with its Connection once connected, or rejects with the last error. */
-  open(server: ServerLocation, retry: RetryPolicy): Promise<Connection> {
+  open(server: PrivateServer, retry: RetryPolicy): Promise<Connection> {
     const id = `${server.cacheKey}@${++this.seq}`;
     return new Promise<Connection>((resolve, reject) => {
       this.links.set(id, { id, server, retry, connection: undefined, settle: { resolve, reject }, release: undefined });

@@ -4,6 +4,8 @@
  * emit several errors, disconnections and reconnections before its one `close`.
  */
 import type { NetworkError } from './errors.js';
+import type { ServerInfo } from './server-info.js';
+import type { SocketDetails } from './socket-details.js';
 
 export interface ConnectionCloseEvent {
   /** The connection closed because of an error (reset, timeout, `destroy(error)`, `finalize(error)`, ...). */
@@ -50,3 +52,16 @@ export type ConnectionEvents = {
   reconnected: ConnectionReconnectedEvent;
 };
 
+
+/**
+ * What `util.inspect`, `console.log` and `JSON.stringify` show of a Connection: plain data, no
+ * socket (Node's TLS socket keeps its connect options, private key and passphrase included).
+ */
+export type ConnectionSummary = SocketDetails & {
+  readonly id: string;
+  readonly cacheKey: string;
+  readonly server: ServerInfo;
+  readonly state: ConnectionState;
+  readonly supervised: boolean;
+  readonly bufferedBytes: number;
+};

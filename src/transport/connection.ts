@@ -8,17 +8,19 @@
 import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { inspect, type InspectOptions } from 'node:util';
 import type { Emitter, Handler } from 'mitt';
 import { ConnectionManagerError } from '../errors.js';
 import { mitt } from '../events.js';
 import { openSocket, type OpenSocketOptions } from './connect.js';
-import type { ConnectionCloseEvent, ConnectionDisconnectedEvent, ConnectionEvents, ConnectionState } from './connection-events.js';
+import type { ConnectionCloseEvent, ConnectionDisconnectedEvent, ConnectionEvents, ConnectionState, ConnectionSummary } from './connection-events.js';
 import { checkConnectionOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_READ_BUFFER_LIMIT, type ConnectionOptions } from './connection-options.js';
 import { Closing } from './closing.js';
 import { ConnectionErrors } from './connection-errors.js';
 import { NOT_CONNECTED, type NetworkError } from './errors.js';
 import { Inbound } from './inbound.js';
 import { Outbound } from './outbound.js';
+import { serverInfo, type ServerInfo } from './server-info.js';
 import type { ServerLocation } from './server.js';
 import { socketDetails, type SocketDetails, type TlsDetails } from './socket-details.js';
 
@@ -40,7 +42,8 @@ export type { PeerCertificateInfo, TlsDetails } from './socket-details.js';
 export class Connection {
   readonly id: string;
   readonly cacheKey: string;
-  readonly server: ServerLocation;
+  /** Where it connects, without the secrets of its TLS options (see {@link ServerInfo}). */
+  readonly server: ServerInfo;
   /** Reconnects through a supervisor instead of closing when its socket is lost. */
   readonly supervised: boolean;
 
@@ -72,7 +75,7 @@ export class Connection {
   constructor(socket: net.Socket | tls.TLSSocket, server: ServerLocation, options: ConnectionOptions = {}) {
     checkConnectionOptions(options);
     this.#socket = socket;
-    this.server = server;
+    this.server = serverInfo(server);
     this.cacheKey = server.cacheKey;
     this.id = options.id ?? randomUUID();
     this.supervised = options.supervised ?? false;
@@ -275,6 +278,17 @@ export class Connection {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
     return this.inbound.iterator(this.id);
+  }
+
+  /** What `JSON.stringify` shows: plain data, never the socket (its TLS options hold the keys). */
+  toJSON(): ConnectionSummary {
+    const { id, cacheKey, server, state, supervised, bufferedBytes } = this;
+    return { id, cacheKey, server, state, supervised, bufferedBytes, ...this.details };
+  }
+
+  /** What `util.inspect` and `console.log` show: the same summary. */
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    return `Connection ${show(this.toJSON(), options)}`;
   }
 
   // ---- socket events ------------------------------------------------------------------------
