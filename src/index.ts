@@ -35,6 +35,9 @@ export {
   type CustomRetryFunction,
   type ExponentialRetryOptions,
   type JitterMode,
+  type RetryClassification,
+  type RetryDecision,
+  type RetryStopReason,
 } from './retry.js';
 export {
   Connection,
@@ -54,6 +57,8 @@ export {
   NetworkError,
   NOT_CONNECTED,
   CONNECTION_CLOSED,
+  isPermanentError,
+  type NetworkErrorCategory,
 } from './transport/errors.js';
 export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
 export type { ServerInfo } from './transport/server-info.js';

@@ -11,6 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { ServerLocation, TlsConnectOptions } from './server.js';
+import { pemCertificates } from './tls-material.js';
 
 /** A server as the library shows it: no key, passphrase, `pfx` or other credential. */
 export interface ServerInfo {
@@ -32,25 +33,12 @@ export interface ServerInfo {
   readonly verifiesPeer?: boolean;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
-/** The certificates in one `ca` entry: every PEM block of a string, or a PEM or DER buffer. */
-export function certificatesOf(entry: unknown): Array<string | Buffer> | undefined {
-  if (typeof entry === 'string') return entry.match(PEM_CERTIFICATE) ?? [];
-  if (Buffer.isBuffer(entry) || entry instanceof Uint8Array) {
-    const buffer = Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength);
-    // A PEM file read without an encoding is a Buffer too.
-    const text = buffer.toString('latin1');
-    return text.includes('-----BEGIN CERTIFICATE-----') ? (text.match(PEM_CERTIFICATE) ?? []) : [buffer];
-  }
-  return undefined;
-}
-
 /** SHA-256 fingerprints of the certificates in `ca` (string, buffer or an array of them). */
 function caFingerprints(ca: unknown): string[] {
   const fingerprints: string[] = [];
   for (const entry of Array.isArray(ca) ? ca : [ca]) {
-    for (const cert of certificatesOf(entry) ?? []) {
+    if (typeof entry !== 'string' && !ArrayBuffer.isView(entry)) continue;
+    for (const cert of pemCertificates(entry)) {
       try {
         fingerprints.push(new X509Certificate(cert).fingerprint256);
       } catch {
