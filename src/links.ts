@@ -6,7 +6,7 @@
  * from the actor's reports. The lifecycle itself is machines/connection.machine.ts.
  */
 import type { AnyActorRef } from 'xstate';
-import type { ConnectionReport } from '../machines/connection.machine.js';
+import { CreateAbandonedError, type CloseReason, type ConnectionReport } from '../machines/connection.machine.js';
 import type { KeepAlive } from './clock.js';
 import type { EventHub } from './events.js';
 import { emitConnectionReport } from './reports.js';
@@ -147,10 +147,29 @@ export class LinkRegistry {
         break;
     }
     emitConnectionReport(this.host.events, link.server.cacheKey, report);
+    if (report.type === 'CONNECTION.FAILED') {
+      // Gave up: the link is gone for good, so, like every connection, it ends in
+      // connection:closed (after connection:failed), with the last error.
+      this.host.events.emitConnection('connection:closed', {
+        key: link.server.cacheKey,
+        connectionId: report.id,
+        reason: givenUpReason(report.error),
+        error: report.error,
+      });
+    }
   }
 
   private stopHolding(link: Link): void {
     link.release?.();
     link.release = undefined;
   }
+}
+
+/**
+ * The close reason of a link that gave up. CloseReason has no "failed" yet (it is the
+ * connection machine's type): the attempts failed on their own, so `'dropped'`; a create the
+ * shutdown timeout abandoned, `'forced'`.
+ */
+function givenUpReason(error: unknown): CloseReason {
+  return error instanceof CreateAbandonedError ? 'forced' : 'dropped';
 }

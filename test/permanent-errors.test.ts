@@ -72,7 +72,7 @@ describe('a certificate that fails verification is not retried', () => {
     const code = failureOf(error).code;
     expect(codes).toContain(code);
     expect(isPermanentError(failureOf(error))).toBe(true);
-    expect(log).toEqual(['connecting', `error ${code}`, 'failed']);
+    expect(log).toEqual(['connecting', `error ${code}`, 'failed', 'closed']);
     expect(server.accepted).toBe(1);
     console.log(`${_name}: rejected after 1 attempt in ${elapsedMs.toFixed(1)} ms (${code})`);
   });
