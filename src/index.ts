@@ -64,4 +64,11 @@ export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
 export type { ServerInfo } from './transport/server-info.js';
 export { AttemptTimeoutError } from '../machines/connection.machine.js';
 export { systemClock, type Clock } from './clock.js';
+export {
+  InspectorRelayError,
+  startInspectorRelay,
+  type InspectorRelay,
+  type InspectorRelayOptions,
+  type RelayInspector,
+} from './inspector/relay.js';
 export type { CloseReason } from '../machines/connection.machine.js';
