@@ -14,7 +14,7 @@ export interface ConnectionCloseEvent {
   error?: NetworkError;
 }
 
-/** A supervised connection lost its socket (see {@link ConnectionOptions.supervised}). */
+/** A supervised connection lost its socket (see the `supervised` connection option). */
 export interface ConnectionDisconnectedEvent {
   /** The socket closed because of an error (reset, timeout, ...). */
   hadError: boolean;
