@@ -17,6 +17,7 @@ import {
   type InspectorRelay,
   type InspectorRelayOptions,
 } from '../src/index.js';
+import { serialize } from '../src/inspector/producer.js';
 import { ActorReplay } from '../src/inspector/replay.js';
 import { manager } from './support/managers.js';
 import { activeResources, HOST } from './support/servers.js';
@@ -209,10 +210,13 @@ describe('startInspectorRelay', () => {
     for (const kind of ['TCPServerWrap', 'TCPSocketWrap']) expect(after.get(kind) ?? 0, kind).toBe(before.get(kind) ?? 0);
   });
 
-  test('a process that used a relay and closed it exits by itself', async () => {
+  test.each([
+    ['used', 'relayed, closed'],
+    ['immediate', 'closed at once'],
+  ])('a process whose relay was closed exits by itself (%s)', async (mode, output) => {
     const fixture = fileURLToPath(new URL('./fixtures/relay-exit.ts', import.meta.url));
     const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -222,7 +226,7 @@ describe('startInspectorRelay', () => {
         resolve({ code, out });
       });
     });
-    expect(result.out).toContain('relayed, closed');
+    expect(result.out).toContain(output);
     expect(result.code).toBe(0);
   });
 });
@@ -269,5 +273,20 @@ describe('the replay a late viewer gets', () => {
     replay.record(actor('x:0', 'manager'));
     for (let i = 1; i <= 5; i++) replay.record(actor(`x:${i}`, `c${i}`, 'x:0'));
     expect(sessions(replay)).toEqual(['actor x:0', 'actor x:4', 'actor x:5']);
+  });
+});
+
+describe("the producer's serialisation", () => {
+  test('JSON with toJSON honoured; cycles and excessive depth cut instead of throwing', () => {
+    const cyclic: Record<string, unknown> = { name: 'a', big: 10n, when: { toJSON: () => 'later' } };
+    cyclic.self = cyclic;
+    cyclic.shared = { x: 1 };
+    cyclic.again = cyclic.shared; // shared, not circular: serialised twice
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 20; i++) deep = (deep.next = {}) as Record<string, unknown>;
+    expect(JSON.parse(serialize(cyclic))).toEqual({ name: 'a', big: '10', when: 'later', self: '[Circular]', shared: { x: 1 }, again: { x: 1 } });
+    expect(serialize(root)).toContain('"[Object]"');
+    expect(serialize(undefined)).toBe('null');
   });
 });

@@ -13,21 +13,22 @@
  * - A late viewer gets the live actors' registrations and latest snapshots (replay.ts).
  * - A port that cannot be had is an {@link InspectorRelayError} naming host and port.
  *
- * Subtlety: `@statelyai/inspect`'s WebSocket client schedules a reconnect (a 5 s timer that
- * keeps the process alive, forever) when its socket fails, including when it is stopped before
- * it connected. So the relay resolves only once its producer is connected, and close() stops
- * the producer before the server goes away.
+ * Subtlety: the inspector's producer is our own adapter (producer.ts): `@statelyai/inspect`'s
+ * WebSocket client schedules a reconnect (a 5 s timer, forever) when its socket fails, even
+ * when it is stopped before it connected, so a process could never exit. The relay resolves
+ * once its producer is open, and close() stops the producer before the server goes away.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { createWebSocketInspector } from '@statelyai/inspect';
+import type { createInspector } from '@statelyai/inspect';
 import type { WebSocket } from 'ws';
 import { ConfigurationError, ConnectionManagerError } from '../errors.js';
 import { describe } from '../time.js';
 import { errorCode } from '../transport/errors.js';
 import { viewerPage, viewerPagePolicy } from './page.js';
+import { RelayProducer } from './producer.js';
 import { ActorReplay, DEFAULT_REPLAY_ACTORS } from './replay.js';
 
 export interface InspectorRelayOptions {
@@ -46,7 +47,7 @@ export interface InspectorRelayOptions {
 }
 
 /** The inspector connected to the relay: pass its `inspect` to `new ConnectionManager({ inspect })`. */
-export type RelayInspector = ReturnType<typeof createWebSocketInspector>;
+export type RelayInspector = ReturnType<typeof createInspector>;
 
 export interface InspectorRelay {
   /** Open this in a browser: the page embedding the Stately inspector. */
@@ -100,13 +101,12 @@ const LISTEN_HINTS: Record<string, string> = {
 export async function startInspectorRelay(options: InspectorRelayOptions = {}): Promise<InspectorRelay> {
   const { host, port, inspectorUrl, maxReplayActors } = readOptions(options);
   // Loaded on use: most users of the library never start a relay.
-  const [{ WebSocketServer }, { createWebSocketInspector }] = await Promise.all([import('ws'), import('@statelyai/inspect')]);
+  const [{ WebSocket, WebSocketServer }, { createInspector }] = await Promise.all([import('ws'), import('@statelyai/inspect')]);
 
   const token = randomBytes(24).toString('base64url');
   const replay = new ActorReplay(maxReplayActors);
   const viewers = new Set<WebSocket>();
   const producers = new Set<WebSocket>();
-  let firstProducer: (() => void) | undefined;
   const server = http.createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
@@ -152,7 +152,6 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
           replay.record(text);
           for (const viewer of viewers) relayTo(viewer, text);
         });
-        firstProducer?.();
       });
     } else if (path === '/viewer') {
       // A browser page must be the relay's own (same origin); other clients send no Origin.
@@ -172,18 +171,17 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
   });
 
   const producerUrl = `ws://${producerHost(host, address.port)}/producer/${token}`;
-  let inspector: RelayInspector;
-  try {
-    const connected = new Promise<void>((resolve) => (firstProducer = resolve));
-    inspector = createWebSocketInspector({ url: producerUrl });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), HANDSHAKE_TIMEOUT_MS)));
-    const outcome = await Promise.race([connected, timedOut]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') throw new InspectorRelayError(host, address.port, `its inspector did not connect within ${HANDSHAKE_TIMEOUT_MS} ms`);
-  } catch (error) {
+  const producer = new RelayProducer(producerUrl, WebSocket);
+  const inspector: RelayInspector = createInspector(producer);
+  inspector.start();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), HANDSHAKE_TIMEOUT_MS)));
+  const outcome = await Promise.race([producer.whenOpen(), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    inspector.stop();
     await shutDown(server, wss, [...viewers, ...producers]);
-    throw error;
+    throw new InspectorRelayError(host, address.port, `its inspector did not connect within ${HANDSHAKE_TIMEOUT_MS} ms`);
   }
 
   let closing: Promise<void> | undefined;
@@ -200,6 +198,7 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
         // The producer first, from its own side: a clean close schedules no reconnect.
         inspector.stop();
         await shutDown(server, wss, [...viewers, ...producers]);
+        await producer.whenClosed();
       })();
       return closing;
     },
