@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { ServerLocation, TlsConnectOptions } from './server.js';
-import { pemCertificates } from './tls-material.js';
+import { adoptVerdict, pemCertificates } from './tls-material.js';
 
 /** A server as the library shows it: no key, passphrase, `pfx` or other credential. */
 export interface ServerInfo {
@@ -99,7 +99,12 @@ export class PrivateServer implements ServerLocation {
     this.port = server.port;
     this.cacheKey = server.cacheKey;
     this.enableTLS = server.enableTLS ?? server.tls !== undefined;
-    this.#tls = server.tls === undefined ? undefined : { ...server.tls };
+    if (server.tls === undefined) this.#tls = undefined;
+    else {
+      this.#tls = { ...server.tls };
+      // Validated already (validateServers): the copy is not loaded again.
+      adoptVerdict(server.tls, this.#tls);
+    }
     this.info = serverInfo(server);
   }
 

@@ -31,6 +31,12 @@ export function checkTlsMaterial(options: TlsConnectOptions, field: string): voi
   if (verdict !== null) throw new ConfigurationError(verdict.path === '' ? field : `${field}.${verdict.path}`, verdict.message);
 }
 
+/** `copy` (a copy of `original`, unchanged) needs no check of its own if `original` had one. */
+export function adoptVerdict(original: TlsConnectOptions, copy: TlsConnectOptions): void {
+  const verdict = verdicts.get(original);
+  if (verdict !== undefined) verdicts.set(copy, verdict);
+}
+
 /** What a value is, never what it says (for messages about secrets). */
 export function describeType(value: unknown): string {
   if (value === null) return 'null';
