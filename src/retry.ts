@@ -1,3 +1,9 @@
+/**
+ * Retry strategies (fixed, exponential with jitter, custom) and the retry policy pools and
+ * connect() share: when a failed attempt is retried, after how long, and when not at all.
+ * Subtlety: strategies are pure and stateless (one may serve any number of connections); the
+ * waiting belongs to the connection machine's `backoff` state, so shutdown can cancel it.
+ */
 import { ConfigurationError, ConnectionManagerError } from './errors.js';
 import { checkDuration, describe, type Duration } from './time.js';
 import { isPermanentError } from './transport/errors.js';

@@ -1,3 +1,9 @@
+/**
+ * The errors of the network layer (an attempt that failed, a connection that broke or is
+ * closed) and the classifications built on Node's codes: a category for events and metrics,
+ * whether a write was cut off, whether retrying can help. Subtlety: Node reports some failures
+ * as an AggregateError without a code of its own (happy eyeballs), so codes are read through it.
+ */
 import { ConfigurationError, ConnectionManagerError } from '../errors.js';
 
 /**
