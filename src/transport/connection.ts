@@ -128,10 +128,9 @@ export class Connection {
   }
 
   /**
-   * True once the connection can no longer be written for good: close() or destroy() was
-   * called, or it was closed for good; for a connection that is not supervised also when the
-   * peer ended it or it failed. A supervised connection that is `'disconnected'` is not closed.
-   * The `close` event (or `whenClosed()`) marks when the socket is fully released.
+   * It can no longer be written, for good: close()/destroy() was called or it closed; unless
+   * supervised, also once the peer ended it or it failed (a `'disconnected'` one is not closed).
+   * `close` (or `whenClosed()`) marks when the socket is fully released.
    */
   get closed(): boolean {
     if (this.status === 'closing' || this.status === 'closed') return true;
@@ -168,13 +167,10 @@ export class Connection {
   }
 
   /**
-   * Writes `data` (a string is UTF-8). Resolves once it has been handed to the kernel and, when
-   * the socket's write buffer was over its high-water mark, once that buffer has drained, so a
-   * writer that awaits each write never piles data up in memory. Rejects with a
-   * {@link ConnectionClosedError} if the connection is closed or its socket closes before the
-   * data was flushed (code `ERR_CONNECTION_CLOSED`), or at once with code `ERR_NOT_CONNECTED`
-   * while a supervised connection has no usable socket (it is reconnecting), or a
-   * {@link NetworkError} with Node's code if the write fails.
+   * Writes `data` (a string is UTF-8). Resolves once handed to the kernel and, if the socket's
+   * buffer was over its high-water mark, once it drained. Rejects with a `ConnectionClosedError`
+   * (`ERR_CONNECTION_CLOSED`) if closed or closing before the data was flushed, at once with
+   * `ERR_NOT_CONNECTED` while a supervised connection reconnects, or with a `NetworkError`.
    */
   write(data: string | Uint8Array): Promise<void> {
     if (this.closed) {
@@ -188,13 +184,10 @@ export class Connection {
   }
 
   /**
-   * Closes gracefully: sends FIN once queued writes are flushed, reads until the peer closes
-   * too, and destroys the socket if that takes longer than `closeTimeout`. Resolves when the
-   * socket is fully closed (whatever the outcome; the `close` event says whether there was an
-   * error). Idempotent: every call returns the same promise. Bytes that arrive meanwhile still
-   * go to an active iterator (with its backpressure) or to 'data' handlers; with neither they
-   * are dropped, since nobody is left to read them. A `'disconnected'` connection has no socket
-   * to end: it closes for good at once.
+   * Closes gracefully: FIN once queued writes are flushed, reading until the peer closes too, a
+   * destroy after `closeTimeout`. Resolves when the socket is fully closed (the `close` event
+   * says whether with an error); every call returns the same promise. Bytes arriving meanwhile
+   * go to an active reader, or are dropped. A `'disconnected'` connection closes at once.
    */
   close(): Promise<void> {
     const { promise, first } = this.closing.closeRequested();
@@ -231,15 +224,10 @@ export class Connection {
   }
 
   /**
-   * For the supervisor of a supervised connection, after a successful reconnect: binds `socket`
-   * (a connected socket, e.g. from `openSocket`) exactly as the first one was bound (listeners,
-   * buffering, flow control), updates the addresses and TLS details, makes the connection
-   * `'connected'` and emits `reconnected`. An active iterator and 'data' handlers continue with
-   * the new socket's data.
-   *
-   * Throws a `ConnectionManagerError` and leaves the socket to the caller (who must destroy it):
-   * `ERR_INVALID_STATE` unless the connection is `'disconnected'` (in particular once it was
-   * closed), `ERR_SOCKET_CLOSED` if `socket` has already closed.
+   * For the supervisor, after a successful reconnect: binds the connected `socket` as the first
+   * one was bound, makes the connection `'connected'` and emits `reconnected`; readers carry on.
+   * Throws (and leaves the socket to the caller) `ERR_INVALID_STATE` unless `'disconnected'`,
+   * `ERR_SOCKET_CLOSED` if `socket` has already closed.
    */
   attach(socket: net.Socket | tls.TLSSocket): void {
     const state = this.state;
