@@ -2,6 +2,8 @@
  * `connect()` and `connectParallel()`: validate everything before a socket opens, register each
  * server under its cacheKey (so its pool needs no factory), and open one supervised link per
  * server. The links' lifecycles (attempts, backoff, reconnection) are the connection machine's.
+ * Subtlety: from validation on, the library holds each server as a `PrivateServer` (its TLS
+ * options out of sight), and outcomes and errors show its `ServerInfo`, never the user's object.
  */
 import { ConfigurationError, ConnectionError, ShutdownError, type ConnectOutcome } from './errors.js';
 import { DEFAULT_CONNECT_TIMEOUT, readRetryPolicy, RetryStrategy } from './retry.js';
@@ -9,6 +11,7 @@ import type { ManagerRuntime } from './runtime.js';
 import { checkDuration, describe, TimeAmount, type Duration } from './time.js';
 import type { Connection } from './transport/connection.js';
 import { LINK_STABILITY_WINDOW, type LinkPolicy } from './links.js';
+import { PrivateServer, type ServerInfo } from './transport/server-info.js';
 import { validateServers, type ServerLocation } from './transport/server.js';
 
 export interface ConnectOptions {
@@ -31,7 +34,8 @@ export interface ParallelConnectOptions extends ConnectOptions {
   maxConcurrentConnections?: number;
 }
 
-export type ServerOutcome = ConnectOutcome<Connection, ServerLocation>;
+/** One server's result: `server` is its {@link ServerInfo} (what it is, never its secrets). */
+export type ServerOutcome = ConnectOutcome<Connection, ServerInfo>;
 
 /** The default strategy of connect(): the seed's `.exponential(initialDelay: .seconds(1))`. */
 export const DEFAULT_CONNECT_STRATEGY = RetryStrategy.exponential({ initialDelay: TimeAmount.seconds(1) });
@@ -54,12 +58,14 @@ export function connectPolicy(options: unknown, fields = CONNECT_FIELDS): LinkPo
   return { ...retry, stabilityWindow };
 }
 
-function checked(runtime: ManagerRuntime, servers: readonly ServerLocation[]): void {
+/** Validates the servers and takes the library's private copies of them. */
+function checked(runtime: ManagerRuntime, servers: readonly ServerLocation[]): PrivateServer[] {
   validateServers(servers, 'servers');
   if (!runtime.accepting()) throw new ShutdownError();
+  return servers.map((server) => new PrivateServer(server));
 }
 
-const describeServer = (s: ServerLocation) => `${s.cacheKey} (${s.host}:${s.port})`;
+const describeServer = (s: ServerInfo) => `${s.cacheKey} (${s.host}:${s.port})`;
 
 /** Connects each server in turn; resolves with their connections, or rejects with a ConnectionError. */
 export async function connectInOrder(
@@ -68,11 +74,11 @@ export async function connectInOrder(
   options: ConnectOptions | undefined,
 ): Promise<Connection[]> {
   const policy = connectPolicy(options);
-  checked(runtime, servers);
+  const privateServers = checked(runtime, servers);
   const release = runtime.keepAlive.hold();
   try {
     const outcomes: ServerOutcome[] = [];
-    for (const server of servers) {
+    for (const server of privateServers) {
       runtime.registerServer(server, policy);
       outcomes.push(await outcome(runtime, server, policy));
     }
@@ -98,30 +104,29 @@ export async function connectConcurrently(
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
     throw new ConfigurationError('options.maxConcurrentConnections', `must be an integer >= 1, got ${describe(limit)}`);
   }
-  checked(runtime, servers);
-  for (const server of servers) runtime.registerServer(server, policy);
+  const privateServers = checked(runtime, servers);
+  for (const server of privateServers) runtime.registerServer(server, policy);
   const release = runtime.keepAlive.hold();
   try {
-    const outcomes: ServerOutcome[] = new Array(servers.length);
+    const outcomes: ServerOutcome[] = new Array(privateServers.length);
     let next = 0;
     const worker = async () => {
-      while (next < servers.length) {
+      while (next < privateServers.length) {
         const i = next++;
-        const server = servers[i] as ServerLocation;
-        outcomes[i] = await outcome(runtime, server, policy);
+        outcomes[i] = await outcome(runtime, privateServers[i] as PrivateServer, policy);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(limit, servers.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(limit, privateServers.length) }, worker));
     return outcomes;
   } finally {
     release();
   }
 }
 
-async function outcome(runtime: ManagerRuntime, server: ServerLocation, policy: LinkPolicy): Promise<ServerOutcome> {
+async function outcome(runtime: ManagerRuntime, server: PrivateServer, policy: LinkPolicy): Promise<ServerOutcome> {
   try {
-    return { server, status: 'connected', connection: await runtime.links.open(server, policy) };
+    return { server: server.info, status: 'connected', connection: await runtime.links.open(server, policy) };
   } catch (error) {
-    return { server, status: 'failed', error };
+    return { server: server.info, status: 'failed', error };
   }
 }

@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import { once } from 'node:events';
-import { ConnectionManager, TimeAmount, type ConnectionManagerOptions } from './index.js';
+import { ConnectionManager, startInspectorRelay, TimeAmount, type ConnectionManagerOptions } from './index.js';
 
 const WORKERS = 6;
 const REQUESTS_PER_WORKER = 60;
@@ -60,20 +60,12 @@ function echo(socket: net.Socket, text: string): Promise<string> {
   });
 }
 
-async function inspection(): Promise<{ options: ConnectionManagerOptions; stop(): void }> {
-  if (!process.argv.includes('--inspect')) return { options: {}, stop() {} };
-  const { createInspectorServer } = await import('@statelyai/inspect/server');
-  const { createWebSocketInspector } = await import('@statelyai/inspect');
-  const relay = createInspectorServer({ port: 8080, autoOpen: false });
-  const inspector = createWebSocketInspector({ url: 'ws://localhost:8080' });
-  log('inspector relay on http://localhost:8080 (open it in a browser; the UI loads from stately.ai)');
-  return {
-    options: { inspect: inspector.inspect },
-    stop() {
-      inspector.stop();
-      relay.stop();
-    },
-  };
+async function inspection(): Promise<{ options: ConnectionManagerOptions; stop(): Promise<void> }> {
+  if (!process.argv.includes('--inspect')) return { options: {}, stop: async () => {} };
+  // Loopback only, on a free port; a busy or forbidden port is an InspectorRelayError.
+  const relay = await startInspectorRelay();
+  log(`inspector relay on ${relay.url} (open it in a browser; the UI loads from stately.ai)`);
+  return { options: { inspect: relay.inspector.inspect }, stop: () => relay.close() };
 }
 
 async function main() {
@@ -145,7 +137,7 @@ async function main() {
 
   await manager.gracefulShutdown({ timeout: TimeAmount.seconds(5) });
   await server.close();
-  inspect.stop();
+  await inspect.stop();
   log('done: no timer or socket left, the process exits by itself');
 }
 

@@ -80,6 +80,7 @@ export {
   type CustomRetryFunction,
   type ExponentialRetryOptions,
   type JitterMode,
+  type RetryClassification,
   type RetryDecision,
   type RetryStopReason,
   type RetryStrategyFactories,
@@ -94,6 +95,7 @@ export {
   type ConnectionOptions,
   type ConnectionReconnectedEvent,
   type ConnectionState,
+  type ConnectionSummary,
   type PeerCertificateInfo,
   type TlsDetails,
 } from './transport/connection.js';
@@ -105,11 +107,20 @@ export {
   NetworkError,
   NOT_CONNECTED,
   CONNECTION_CLOSED,
+  isPermanentError,
   type ConnectionClosedCode,
   type ConnectPhase,
   type NetworkErrorCategory,
 } from './transport/errors.js';
 export type { ServerLocation, TlsConnectOptions } from './transport/server.js';
+export type { ServerInfo } from './transport/server-info.js';
 export { AttemptTimeoutError, CreateAbandonedError, ValidationTimeoutError } from '../machines/connection.machine.js';
 export { systemClock, type Clock } from './clock.js';
+export {
+  InspectorRelayError,
+  startInspectorRelay,
+  type InspectorRelay,
+  type InspectorRelayOptions,
+  type RelayInspector,
+} from './inspector/relay.js';
 export type { CloseReason } from '../machines/connection.machine.js';

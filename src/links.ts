@@ -12,7 +12,7 @@ import type { Clock, KeepAlive } from './clock.js';
 import type { RetryPolicy } from './retry.js';
 import { openSocket } from './transport/connect.js';
 import { Connection } from './transport/connection.js';
-import type { ServerLocation } from './transport/server.js';
+import type { PrivateServer } from './transport/server-info.js';
 import { NO_RETRY } from './retry.js';
 import { DESTROY_TIMEOUT_MS } from '../machines/connection.machine.js';
 
@@ -26,7 +26,8 @@ export interface LinkPolicy extends RetryPolicy {
 
 interface Link {
   readonly id: string;
-  readonly server: ServerLocation;
+  /** The library's copy of the server: its TLS options are out of sight of inspection. */
+  readonly server: PrivateServer;
   readonly retry: RetryPolicy;
   actor: AnyActorRef | undefined;
   connection: Connection | undefined;
@@ -87,7 +88,7 @@ export class LinkRegistry {
   }
 
   /** Opens a link to `server`; resolves with its Connection once connected, or rejects with the last error. */
-  open(server: ServerLocation, retry: LinkPolicy): Promise<Connection> {
+  open(server: PrivateServer, retry: LinkPolicy): Promise<Connection> {
     const id = linkId(server.cacheKey, ++this.seq);
     return new Promise<Connection>((resolve, reject) => {
       const link: Link = {

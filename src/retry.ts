@@ -1,5 +1,12 @@
+/**
+ * Retry strategies (fixed, exponential with jitter, custom) and the retry policy pools and
+ * connect() share: when a failed attempt is retried, after how long, and when not at all.
+ * Subtlety: strategies are pure and stateless (one may serve any number of connections); the
+ * waiting belongs to the connection machine's `backoff` state, so shutdown can cancel it.
+ */
 import { ConfigurationError, ConnectionManagerError } from './errors.js';
 import { checkDuration, describe, type Duration } from './time.js';
+import { isPermanentError } from './transport/errors.js';
 
 /**
  * How many attempts a connect makes before giving up, counting every attempt, the first
@@ -33,7 +40,20 @@ export const MAX_RETRY_DELAY: Duration = 2_147_483_647;
  */
 export type JitterMode = boolean | 'full' | 'equal';
 
-export interface ExponentialRetryOptions {
+/** Options every strategy takes. */
+export interface RetryClassification {
+  /**
+   * Whether a failed attempt's error may be retried at all. Default: not when
+   * {@link isPermanentError} says retrying cannot heal it (a TLS certificate that fails
+   * verification, unloadable local TLS material, a `ConfigurationError`). A strategy given a
+   * predicate uses it instead, both ways: `() => true` retries everything (the budget still
+   * counts), a stricter one stops on more. A predicate that throws stops retrying
+   * (`'strategy-failed'`).
+   */
+  retryable?: (error: unknown) => boolean;
+}
+
+export interface ExponentialRetryOptions extends RetryClassification {
   /** The delay after the first failed attempt. */
   initialDelay: Duration;
   /** No delay exceeds this, jitter included. Default 30 s. Must be >= `initialDelay`. */
@@ -59,8 +79,10 @@ export type RetryStopReason =
   | 'exhausted'
   /** A custom function returned its "stop" answer. */
   | 'stopped'
-  /** A custom function threw; `error` carries what it threw. */
-  | 'strategy-failed';
+  /** A custom function (or a `retryable` predicate) threw; `error` carries what it threw. */
+  | 'strategy-failed'
+  /** The error is not retryable: permanent by {@link isPermanentError}, or by the strategy's `retryable`. */
+  | 'permanent';
 
 export type RetryDecision =
   | { readonly retry: true; readonly delay: Duration }
@@ -105,6 +127,12 @@ export interface RetryStrategy {
 
 const EXHAUSTED: RetryDecision = Object.freeze({ retry: false, reason: 'exhausted' });
 const STOPPED: RetryDecision = Object.freeze({ retry: false, reason: 'stopped' });
+const PERMANENT: RetryDecision = Object.freeze({ retry: false, reason: 'permanent' });
+
+const defaultRetryable = (error: unknown): boolean => !isPermanentError(error);
+
+/** Strategies built by {@link RetryStrategy}: they classify errors themselves. */
+const classifying = new WeakSet<RetryStrategy>();
 
 function checkCounts(attempt: number, maxAttempts: number): void {
   if (!Number.isInteger(attempt) || attempt < 1) {
@@ -117,14 +145,22 @@ function checkCounts(attempt: number, maxAttempts: number): void {
 
 function makeStrategy(
   kind: RetryStrategy['kind'],
+  retryable: (error: unknown) => boolean,
   decideDelay: (attempt: number, maxAttempts: number, error: unknown) => RetryDecision,
 ): RetryStrategy {
   const decide = (attempt: number, maxAttempts: number, error?: unknown): RetryDecision => {
     checkCounts(attempt, maxAttempts);
     if (attempt >= maxAttempts) return EXHAUSTED;
+    let worthRetrying: boolean;
+    try {
+      worthRetrying = retryable(error);
+    } catch (thrown) {
+      return { retry: false, reason: 'strategy-failed', error: new RetryStrategyError(attempt, thrown) };
+    }
+    if (!worthRetrying) return PERMANENT;
     return decideDelay(attempt, maxAttempts, error);
   };
-  return Object.freeze({
+  const strategy: RetryStrategy = Object.freeze({
     kind,
     decide,
     nextDelay(attempt: number, maxAttempts: number, error?: unknown): Duration | null {
@@ -132,6 +168,22 @@ function makeStrategy(
       return d.retry ? d.delay : null;
     },
   });
+  classifying.add(strategy);
+  return strategy;
+}
+
+/** The `retryable` option of a strategy, validated; the default classification when absent. */
+function readRetryable(options: RetryClassification | undefined, field = 'retryStrategy.options'): (error: unknown) => boolean {
+  if (options === undefined) return defaultRetryable;
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigurationError(field, `must be an object ({ retryable }), got ${describe(options)}`);
+  }
+  const { retryable } = options;
+  if (retryable === undefined) return defaultRetryable;
+  if (typeof retryable !== 'function') {
+    throw new ConfigurationError('retryStrategy.retryable', `must be a function (error) => boolean, got ${describe(retryable)}`);
+  }
+  return (error) => retryable(error) === true;
 }
 
 function checkDelay(field: string, value: unknown): Duration {
@@ -174,10 +226,11 @@ export function checkRetryStrategy(field: string, value: unknown): RetryStrategy
   return value as RetryStrategy;
 }
 
-function fixed(delay: Duration): RetryStrategy {
+function fixed(delay: Duration, options?: RetryClassification): RetryStrategy {
   const d = checkDelay('retryStrategy.delay', delay);
+  const retryable = readRetryable(options);
   const decision: RetryDecision = Object.freeze({ retry: true, delay: d });
-  return makeStrategy('fixed', () => decision);
+  return makeStrategy('fixed', retryable, () => decision);
 }
 
 function exponential(opts: ExponentialRetryOptions): RetryStrategy {
@@ -205,8 +258,9 @@ function exponential(opts: ExponentialRetryOptions): RetryStrategy {
   if (typeof random !== 'function') {
     throw new ConfigurationError('retryStrategy.random', `must be a function returning [0, 1), got ${describe(random)}`);
   }
+  const retryable = readRetryable(opts);
 
-  return makeStrategy('exponential', (attempt) => {
+  return makeStrategy('exponential', retryable, (attempt) => {
     // 0 * Infinity is NaN once multiplier ** n overflows, so a zero initial delay stays zero.
     const capped = initialDelay === 0 ? 0 : Math.min(maxDelay, initialDelay * multiplier ** (attempt - 1));
     let delay: number;
@@ -228,11 +282,12 @@ function exponential(opts: ExponentialRetryOptions): RetryStrategy {
   });
 }
 
-function custom(fn: CustomRetryFunction): RetryStrategy {
+function custom(fn: CustomRetryFunction, options?: RetryClassification): RetryStrategy {
   if (typeof fn !== 'function') {
     throw new ConfigurationError('retryStrategy', `custom() needs a function (attempt, maxAttempts, error) => delay, got ${describe(fn)}`);
   }
-  return makeStrategy('custom', (attempt, maxAttempts, error) => {
+  const retryable = readRetryable(options);
+  return makeStrategy('custom', retryable, (attempt, maxAttempts, error) => {
     let answer: unknown;
     try {
       answer = fn(attempt, maxAttempts, error);
@@ -250,20 +305,25 @@ function custom(fn: CustomRetryFunction): RetryStrategy {
  * Factories for the three strategies of the seed. Each validates its options immediately and
  * throws a {@link ConfigurationError} naming the field (`retryStrategy.initialDelay`, ...).
  *
- * - `fixed(delay)`: the same delay before every retry (0 retries immediately).
- * - `exponential({ initialDelay, maxDelay = 30 s, multiplier = 2, jitter = true })`:
+ * - `fixed(delay, { retryable }?)`: the same delay before every retry (0 retries immediately).
+ * - `exponential({ initialDelay, maxDelay = 30 s, multiplier = 2, jitter = true, retryable })`:
  *   `min(maxDelay, initialDelay * multiplier ** (attempt - 1))`, then jittered per {@link JitterMode};
  *   the result is never negative and never above `maxDelay`.
- * - `custom(fn)`: `fn(attempt, maxAttempts, error)` answers the delay; see {@link CustomRetryFunction}
- *   for the answers that stop. `fn` is only called while attempts remain.
+ * - `custom(fn, { retryable }?)`: `fn(attempt, maxAttempts, error)` answers the delay; see
+ *   {@link CustomRetryFunction} for the answers that stop. `fn` is only called while attempts
+ *   remain and for retryable errors.
+ *
+ * Every strategy stops at once (reason `'permanent'`) on an error retrying cannot heal
+ * ({@link isPermanentError}: a certificate that fails verification, unloadable local TLS
+ * material, ...), unless its `retryable` predicate says otherwise (see {@link RetryClassification}).
  */
 export const RetryStrategy: RetryStrategyFactories = Object.freeze({ fixed, exponential, custom });
 
 /** The type of the {@link RetryStrategy} factory object. */
 export interface RetryStrategyFactories {
-  fixed(delay: Duration): RetryStrategy;
+  fixed(delay: Duration, options?: RetryClassification): RetryStrategy;
   exponential(opts: ExponentialRetryOptions): RetryStrategy;
-  custom(fn: CustomRetryFunction): RetryStrategy;
+  custom(fn: CustomRetryFunction, options?: RetryClassification): RetryStrategy;
 }
 
 /**
@@ -284,9 +344,17 @@ export const NO_RETRY: RetryPolicy = Object.freeze({
   attemptTimeout: Number.POSITIVE_INFINITY,
 });
 
-/** The policy's answer for failed attempt `attempt`: ms to wait before the next, or null to stop. */
+/**
+ * The policy's answer for failed attempt `attempt`: ms to wait before the next, or null to
+ * stop. Null for a permanent error ({@link isPermanentError}): strategies built by
+ * {@link RetryStrategy} decide that themselves (their `retryable` may override it); a strategy
+ * object built by hand gets the default classification here.
+ */
 export function retryDelay(policy: RetryPolicy, attempt: number, maxAttempts: number, error: unknown): Duration | null {
-  return policy.strategy?.nextDelay(attempt, maxAttempts, error) ?? null;
+  const strategy = policy.strategy;
+  if (strategy === undefined) return null;
+  if (!classifying.has(strategy) && isPermanentError(error)) return null;
+  return strategy.nextDelay(attempt, maxAttempts, error);
 }
 
 /**

@@ -176,6 +176,36 @@ describe('a server that accepts and closes at once', () => {
   });
 });
 
+describe('permanent errors', () => {
+  test('a create failing with an error retrying cannot heal rejects every waiting caller at once', async () => {
+    const { m } = simulated();
+    const t = tracker();
+    t.failWith = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    const config = { maxConnections: 1, acquireTimeout: 60_000 };
+    const outcomes = await Promise.all(
+      [1, 2, 3].map(() => m.connectionCache.acquireConnection('tls', config, t.factory).catch((e: unknown) => e)),
+    );
+    expect(outcomes).toEqual([t.failWith, t.failWith, t.failWith]);
+    expect(t.calls).toBe(1);
+  });
+
+  test('a transient one reaches only the oldest waiter (the others wait for the next probe)', async () => {
+    const { m } = simulated();
+    const t = tracker();
+    t.failWith = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const config = { maxConnections: 1, acquireTimeout: 60_000 };
+    const settled: unknown[] = [];
+    [1, 2, 3].map(() =>
+      m.connectionCache.acquireConnection('db', config, t.factory).then(
+        (c) => settled.push(c),
+        (e: unknown) => settled.push(e),
+      ),
+    );
+    await flushMicrotasks();
+    expect(settled).toEqual([t.failWith]);
+  });
+});
+
 describe('timeouts that say why', () => {
   test('rejectOnTimeout: the waiters the failing creates did not answer get AcquireTimeoutError caused by the create error', async () => {
     const { clock, m } = simulated();

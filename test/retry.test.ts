@@ -7,9 +7,13 @@ import {
   DEFAULT_MAX_RECONNECTION_ATTEMPTS,
   DEFAULT_MAX_RETRY_DELAY,
   MAX_RETRY_DELAY,
+  NO_RETRY,
+  retryDelay,
   RetryStrategy,
   RetryStrategyError,
+  type RetryPolicy,
 } from '../src/retry.js';
+import { ConnectAttemptError, ConnectTimeoutError, isPermanentError } from '../src/transport/errors.js';
 
 const ALMOST_ONE = 1 - Number.EPSILON;
 
@@ -293,5 +297,116 @@ describe('checkRetryStrategy', () => {
     const s = RetryStrategy.exponential({ initialDelay: 10, jitter: false });
     expect(Object.isFrozen(s)).toBe(true);
     expect(s.nextDelay(3, 6)).toBe(s.nextDelay(3, 6));
+  });
+});
+
+describe('permanent errors', () => {
+  const attemptError = (code: string, phase: 'tcp' | 'tls' = 'tls') =>
+    new ConnectAttemptError({ code, host: '127.0.0.1', port: 1, cacheKey: 'k', tls: phase === 'tls', phase }, code);
+  const nodeError = (code: string) => Object.assign(new Error(code), { code });
+  const permanent = [
+    attemptError('SELF_SIGNED_CERT_IN_CHAIN'),
+    attemptError('DEPTH_ZERO_SELF_SIGNED_CERT'),
+    attemptError('ERR_TLS_CERT_ALTNAME_INVALID'),
+    attemptError('CERT_HAS_EXPIRED'),
+    attemptError('UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+    attemptError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'),
+    attemptError('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'),
+    nodeError('ERR_OSSL_PEM_NO_START_LINE'),
+    nodeError('ERR_OSSL_BAD_DECRYPT'),
+    new ConfigurationError('servers[0].tls.key', 'is not a usable private key'),
+    // A factory's own error wrapping a verification failure.
+    new Error('could not open the database connection', { cause: nodeError('CERT_HAS_EXPIRED') }),
+  ];
+  const transient = [
+    attemptError('ECONNREFUSED', 'tcp'),
+    attemptError('ECONNRESET'),
+    new ConnectTimeoutError({ host: '127.0.0.1', port: 1, cacheKey: 'k', tls: true, phase: 'tls', timeout: 10 }),
+    attemptError('ENOTFOUND', 'tcp'),
+    attemptError('EAI_AGAIN', 'tcp'),
+    attemptError('ERR_CONNECTION_CLOSED'),
+    attemptError('EPROTO'),
+    nodeError('ECANCELED'),
+    new Error('no code at all'),
+    new AggregateError([nodeError('ECONNREFUSED'), nodeError('ECONNREFUSED')]),
+    undefined,
+    'a string',
+  ];
+
+  it('isPermanentError: verification failures and bad local configuration are permanent; resets, timeouts, refusals, DNS are not', () => {
+    expect(permanent.map(isPermanentError)).toEqual(permanent.map(() => true));
+    expect(transient.map(isPermanentError)).toEqual(transient.map(() => false));
+  });
+
+  it('every strategy stops at once on a permanent error, with reason permanent', () => {
+    const strategies = [
+      RetryStrategy.fixed(10),
+      RetryStrategy.exponential({ initialDelay: 10 }),
+      RetryStrategy.custom(() => 10),
+    ];
+    for (const s of strategies) {
+      for (const error of permanent) {
+        expect(s.nextDelay(1, 6, error)).toBeNull();
+        expect(s.decide(1, 6, error)).toEqual({ retry: false, reason: 'permanent' });
+      }
+      for (const error of transient) expect(s.nextDelay(1, 6, error)).not.toBeNull();
+    }
+  });
+
+  it('the custom function is not consulted for a permanent error', () => {
+    let calls = 0;
+    const s = RetryStrategy.custom(() => ++calls);
+    expect(s.nextDelay(1, 6, permanent[0])).toBeNull();
+    expect(calls).toBe(0);
+  });
+
+  it('a retryable predicate overrides the classification, both ways', () => {
+    const always = () => true;
+    const onlyRefused = (error: unknown) => (error as { code?: string } | undefined)?.code === 'ECONNREFUSED';
+    for (const s of [
+      RetryStrategy.fixed(10, { retryable: always }),
+      RetryStrategy.exponential({ initialDelay: 10, jitter: false, retryable: always }),
+      RetryStrategy.custom(() => 10, { retryable: always }),
+    ]) {
+      expect(s.nextDelay(1, 6, permanent[0])).toBe(10);
+      // The budget still counts.
+      expect(s.decide(6, 6, permanent[0])).toEqual({ retry: false, reason: 'exhausted' });
+    }
+    const picky = RetryStrategy.fixed(10, { retryable: onlyRefused });
+    expect(picky.nextDelay(1, 6, attemptError('ECONNREFUSED', 'tcp'))).toBe(10);
+    expect(picky.decide(1, 6, attemptError('ECONNRESET'))).toEqual({ retry: false, reason: 'permanent' });
+  });
+
+  it('a throwing retryable predicate stops retrying, reported as strategy-failed', () => {
+    const thrown = new Error('bad predicate');
+    const s = RetryStrategy.fixed(10, {
+      retryable: () => {
+        throw thrown;
+      },
+    });
+    expect(s.nextDelay(1, 6, permanent[0])).toBeNull();
+    const decision = s.decide(1, 6, permanent[0]);
+    expect(decision.retry === false && decision.reason).toBe('strategy-failed');
+    expect(decision.retry === false && decision.error?.cause).toBe(thrown);
+  });
+
+  it('validates retryable, naming the field', () => {
+    expect(configError(() => RetryStrategy.fixed(10, { retryable: 'yes' as unknown as () => boolean })).field).toBe('retryStrategy.retryable');
+    expect(configError(() => RetryStrategy.exponential({ initialDelay: 1, retryable: 1 as unknown as () => boolean })).field).toBe('retryStrategy.retryable');
+    expect(configError(() => RetryStrategy.custom(() => 1, null as unknown as object)).field).toBe('retryStrategy.options');
+  });
+
+  it('retryDelay answers null for a permanent error, also with a strategy built by hand', () => {
+    const byHand: RetryStrategy = {
+      kind: 'custom',
+      nextDelay: () => 50,
+      decide: () => ({ retry: true, delay: 50 }),
+    };
+    const policy: RetryPolicy = { strategy: byHand, maxAttempts: 6, attemptTimeout: 1000 };
+    expect(retryDelay(policy, 1, 6, permanent[0])).toBeNull();
+    expect(retryDelay(policy, 1, 6, transient[0])).toBe(50);
+    expect(retryDelay({ ...policy, strategy: RetryStrategy.fixed(20) }, 1, 6, permanent[1])).toBeNull();
+    expect(retryDelay({ ...policy, strategy: RetryStrategy.fixed(20, { retryable: () => true }) }, 1, 6, permanent[1])).toBe(20);
+    expect(retryDelay(NO_RETRY, 1, 1, transient[0])).toBeNull();
   });
 });

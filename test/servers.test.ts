@@ -49,7 +49,7 @@ function record(m: ReturnType<typeof manager>): string[] {
   const log: string[] = [];
   m.events.on('*', (type, e) => {
     if (!String(type).startsWith('connection:')) return;
-    const ev = e as ManagerEvents['connection:error'] & { delay?: number; attempts?: number; reconnected?: boolean };
+    const ev = e as ManagerEvents['connection:error'] & { delay?: number; attempts?: number; reconnected?: boolean; reason?: string };
     const detail =
       type === 'connection:error'
         ? ev.code
@@ -61,7 +61,9 @@ function record(m: ReturnType<typeof manager>): string[] {
               ? String(ev.attempt)
               : type === 'connection:connected'
                 ? (ev.reconnected ? 'again' : 'first')
-                : '';
+                : type === 'connection:closed'
+                  ? String(ev.reason)
+                  : '';
     log.push(`${String(type).slice('connection:'.length)} ${ev.connectionId}${detail ? ` ${detail}` : ''}`);
   });
   return log;
@@ -135,7 +137,8 @@ describe('connect()', () => {
       `connecting ${downId} 3`,
       `error ${downId} ECONNREFUSED`,
       `failed ${downId} 3`,
-      `closed ${downId}`,
+      // A link that gives up is gone for good, like any connection: it ends in closed.
+      `closed ${downId} failed`,
     ]);
   });
 
@@ -232,16 +235,36 @@ describe('reconnection', () => {
   test('reconnection gives up after maxReconnectionAttempts: the Connection closes for good', async () => {
     const s = await track(startEchoServer());
     const m = manager();
+    const log = record(m);
     const [conn] = (await m.connect([{ host: '127.0.0.1', port: s.port, cacheKey: 'echo' }], {
       retryStrategy: fast,
       maxReconnectionAttempts: 2,
+      stabilityWindow: 0, // a connection that had been up a while (see failure-modes.test.ts)
     })) as Connection[];
     const failed = new Promise<ManagerEvents['connection:failed']>((resolve) => m.events.on('connection:failed', resolve));
+    const closedEvent = new Promise<ManagerEvents['connection:closed']>((resolve) => m.events.on('connection:closed', resolve));
     await s.stop();
     expect((await failed).attempts).toBe(2);
     const closed = await (conn as Connection).whenClosed();
     expect(closed.hadError).toBe(true);
     expect(conn?.state).toBe('closed');
+    const closedPayload = await closedEvent;
+    expect(closedPayload).toMatchObject({ key: 'echo', connectionId: conn?.id, reason: 'failed' });
+    expect((closedPayload.error as { code?: string }).code).toBe('ECONNREFUSED');
+    // The exact sequence after the drop (whether the drop itself carried an error depends on
+    // the OS: a FIN or a reset).
+    const id = conn?.id as string;
+    const afterDrop = log.slice(log.indexOf(`disconnected ${id}`));
+    expect(afterDrop).toEqual([
+      `disconnected ${id}`,
+      `connecting ${id} 1`,
+      `error ${id} ECONNREFUSED`,
+      `backoff ${id} 1+30`,
+      `connecting ${id} 2`,
+      `error ${id} ECONNREFUSED`,
+      `failed ${id} 2`,
+      `closed ${id} failed`,
+    ]);
   });
 
   test('a reset is reported with its code, ECONNRESET', async () => {

@@ -790,6 +790,22 @@ describe('Connection backpressure (controlled stream)', () => {
     await conn.whenClosed();
   });
 
+  it('a write cut off by destroy() with ECANCELED (Node 22 and later) is a ConnectionClosedError', async () => {
+    // What a real socket does from Node 22: destroy() cancels the pending write request and
+    // its callback gets an error with code ECANCELED (Node 20: no error at all).
+    const callbacks: Array<(error?: Error) => void> = [];
+    const stream = new Duplex({ write: (_chunk, _encoding, callback) => void callbacks.push(callback), read() {} });
+    const conn = new Connection(stream as unknown as Socket, location);
+    const write = conn.write('never flushed');
+    await turn();
+    conn.destroy();
+    callbacks.shift()!(Object.assign(new Error('operation canceled'), { code: 'ECANCELED', errno: -125, syscall: 'write' }));
+    const err = await rejection(write);
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect((err as ConnectionClosedError).code).toBe('ERR_CONNECTION_CLOSED');
+    await conn.whenClosed();
+  });
+
   it('a stream that already closed is reported closed at once', async () => {
     const { stream, socket } = controlledStream();
     stream.on('error', () => {});

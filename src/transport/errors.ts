@@ -1,4 +1,10 @@
-import { ConnectionManagerError } from '../errors.js';
+/**
+ * The errors of the network layer (an attempt that failed, a connection that broke or is
+ * closed) and the classifications built on Node's codes: a category for events and metrics,
+ * whether a write was cut off, whether retrying can help. Subtlety: Node reports some failures
+ * as an AggregateError without a code of its own (happy eyeballs), so codes are read through it.
+ */
+import { ConfigurationError, ConnectionManagerError } from '../errors.js';
 
 /**
  * A coarse grouping of network error codes, for events, metrics and retry decisions that
@@ -64,6 +70,52 @@ export function categorizeNetworkError(code: string | undefined): NetworkErrorCa
 }
 
 /**
+ * Failures that retrying cannot heal. The peer's certificate failed verification (it stays
+ * untrusted, expired or for another name however often we ask); the peer refused our client
+ * certificate; local TLS material that OpenSSL cannot load (`ERR_OSSL_*`: a malformed key, a
+ * wrong passphrase); options Node rejects outright. Not here, so retried: resets, timeouts,
+ * refusals, DNS failures, a handshake cut off (`ERR_CONNECTION_CLOSED`, `EPROTO`, a TLS version
+ * or cipher mismatch), which a restarting or overloaded server produces for a while.
+ */
+const PERMANENT_CODES = new Set([
+  ...[...TLS_VERIFY_CODES].filter((code) => code !== 'EPROTO' && code !== 'OUT_OF_MEM'),
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_CERT_ALTNAME_FORMAT',
+  // The peer's alerts about our certificate (mutual TLS).
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'ERR_CONFIGURATION',
+]);
+
+/**
+ * Whether retrying `error` is pointless (see PERMANENT_CODES): a `ConfigurationError`, a TLS
+ * verification failure (`SELF_SIGNED_CERT_IN_CHAIN`, `DEPTH_ZERO_SELF_SIGNED_CERT`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, `CERT_HAS_EXPIRED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, ...),
+ * the peer refusing our client certificate, unloadable local TLS material (`ERR_OSSL_*`).
+ * Resets, timeouts, refusals, DNS failures and a handshake cut off are transient. The first
+ * error along the `cause` chain that has a `code` decides, so a factory's own error wrapping a
+ * TLS failure is classified by that failure. Retry strategies stop on a permanent error unless
+ * given their own `retryable` predicate.
+ */
+export function isPermanentError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    if (e instanceof ConfigurationError) return true;
+    const code = errorCode(e);
+    if (code !== undefined) return PERMANENT_CODES.has(code) || code.startsWith('ERR_OSSL_');
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
  * The `code` of a Node error (`err.code`), when it has a string one. For an `AggregateError`
  * without one (Node's happy-eyeballs connect reports one per address family), the first
  * inner error's code.
@@ -77,6 +129,20 @@ export function errorCode(err: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Codes of a write that never reached the socket because the stream was closed under it: the
+ * write is "not delivered" (a closed connection), not a network failure. `ECANCELED` is what
+ * libuv reports from Node 22 for a write request cancelled by `socket.destroy()` (Node 20
+ * completes such a write with no error at all).
+ */
+const WRITE_CUT_OFF_CODES = new Set(['ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ECANCELED']);
+
+/** The write failed because its stream was destroyed or ended, see {@link WRITE_CUT_OFF_CODES}. */
+export function isWriteCutOff(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && WRITE_CUT_OFF_CODES.has(code);
 }
 
 /** Where in one connection attempt a failure happened. */

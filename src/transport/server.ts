@@ -1,6 +1,13 @@
+/**
+ * Where to connect (`ServerLocation`, the seed's type) and its validation, before any socket
+ * opens. Subtlety: with TLS, validation loads the local key material as tls.connect will
+ * (tls-material.ts), so it is the one place a malformed key or a wrong passphrase is caught,
+ * and it must never quote what it checks.
+ */
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigurationError } from '../errors.js';
 import { describe } from '../time.js';
+import { checkTlsMaterial, describeType } from './tls-material.js';
 
 /**
  * Options passed through to `tls.connect` (`ca`, `cert`, `key`, `minVersion`, `servername`,
@@ -29,7 +36,12 @@ export function usesTls(server: ServerLocation): boolean {
   return server.enableTLS ?? server.tls !== undefined;
 }
 
-/** Validates one server; `field` names it in errors (e.g. `servers[2]`). */
+/**
+ * Validates one server; `field` names it in errors (e.g. `servers[2]`). With TLS, its local
+ * material (key, cert, ca, pfx, passphrase, crl) is loaded as tls.connect will load it, so a
+ * malformed key or a wrong passphrase is a ConfigurationError naming the field (never quoting
+ * it) before any socket opens; the result is cached per `tls` object.
+ */
 export function validateServer(server: unknown, field = 'server'): asserts server is ServerLocation {
   if (server === null || typeof server !== 'object' || Array.isArray(server)) {
     throw new ConfigurationError(field, `must be a server location { host, port, cacheKey }, got ${describe(server)}`);
@@ -47,8 +59,13 @@ export function validateServer(server: unknown, field = 'server'): asserts serve
   if (s.enableTLS !== undefined && typeof s.enableTLS !== 'boolean') {
     throw new ConfigurationError(`${field}.enableTLS`, `must be a boolean, got ${describe(s.enableTLS)}`);
   }
-  if (s.tls !== undefined && (s.tls === null || typeof s.tls !== 'object' || Array.isArray(s.tls))) {
-    throw new ConfigurationError(`${field}.tls`, `must be an object of tls.connect options, got ${describe(s.tls)}`);
+  if (s.tls !== undefined) {
+    // Never describe(): a key passed as `tls` by mistake would be quoted in the message.
+    if (s.tls === null || typeof s.tls !== 'object' || Array.isArray(s.tls)) {
+      throw new ConfigurationError(`${field}.tls`, `must be an object of tls.connect options, got ${describeType(s.tls)}`);
+    }
+    // Options that TLS will not use (enableTLS: false) are not checked.
+    if (usesTls(s as unknown as ServerLocation)) checkTlsMaterial(s.tls, `${field}.tls`);
   }
 }
 

@@ -42,7 +42,31 @@ export const tlsFixtures = {
   get selfSignedKey(): string {
     return readFixture('self-signed-key.pem');
   },
+  /** The CA a mutual-TLS server trusts for client certificates. */
+  get clientCa(): string {
+    return readFixture('client-ca.pem');
+  },
+  get clientCert(): string {
+    return readFixture('client-cert.pem');
+  },
+  /** PKCS#8, encrypted with {@link CLIENT_KEY_PASSPHRASE}. */
+  get clientKeyEncrypted(): string {
+    return readFixture('client-key-encrypted.pem');
+  },
+  /** The client key and certificate as PKCS#12, encrypted with {@link CLIENT_KEY_PASSPHRASE}. */
+  get clientPfx(): Buffer {
+    return readFileSync(fixturesDir + 'client.p12');
+  },
+  get expiredCert(): string {
+    return readFixture('expired-cert.pem');
+  },
+  get expiredKey(): string {
+    return readFixture('expired-key.pem');
+  },
 };
+
+/** The passphrase of the client key fixtures (see test/fixtures/tls/README.md). */
+export const CLIENT_KEY_PASSPHRASE = 'cmk-test-passphrase-4f9c2e';
 
 export interface TestServer {
   readonly host: string;
@@ -166,7 +190,9 @@ export function startEchoServer(): Promise<TestServer> {
 
 export interface TlsServerOptions {
   /** Which certificate the server presents. Default `'server'` (signed by the test CA). */
-  certificate?: 'server' | 'wrong-host' | 'self-signed';
+  certificate?: 'server' | 'wrong-host' | 'self-signed' | 'expired';
+  /** Require a client certificate signed by the client CA (mutual TLS). */
+  requireClientCertificate?: boolean;
   /** Also send the CA certificate in the chain (makes a client without the CA fail with SELF_SIGNED_CERT_IN_CHAIN). */
   sendChain?: boolean;
   /** Extra tls.createServer options. */
@@ -176,14 +202,15 @@ export interface TlsServerOptions {
 /** A TLS echo server using the test fixtures. */
 export function startTlsEchoServer(opts: TlsServerOptions = {}): Promise<TestServer> {
   const which = opts.certificate ?? 'server';
-  const pair =
-    which === 'server'
-      ? { cert: tlsFixtures.serverCert, key: tlsFixtures.serverKey }
-      : which === 'wrong-host'
-        ? { cert: tlsFixtures.wrongHostCert, key: tlsFixtures.wrongHostKey }
-        : { cert: tlsFixtures.selfSignedCert, key: tlsFixtures.selfSignedKey };
+  const pair = {
+    server: () => ({ cert: tlsFixtures.serverCert, key: tlsFixtures.serverKey }),
+    'wrong-host': () => ({ cert: tlsFixtures.wrongHostCert, key: tlsFixtures.wrongHostKey }),
+    'self-signed': () => ({ cert: tlsFixtures.selfSignedCert, key: tlsFixtures.selfSignedKey }),
+    expired: () => ({ cert: tlsFixtures.expiredCert, key: tlsFixtures.expiredKey }),
+  }[which]();
   const cert = opts.sendChain ? pair.cert + tlsFixtures.ca : pair.cert;
-  return startTracked(() => tls.createServer({ ...opts.options, cert, key: pair.key }, echo));
+  const mutual: tls.TlsOptions = opts.requireClientCertificate ? { ca: tlsFixtures.clientCa, requestCert: true, rejectUnauthorized: true } : {};
+  return startTracked(() => tls.createServer({ ...mutual, ...opts.options, cert, key: pair.key }, echo));
 }
 
 /** Accepts each connection, then resets it (RST, not FIN) on the next turn of the event loop. */
