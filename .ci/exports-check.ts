@@ -110,7 +110,7 @@ export function findUnexportedTypes(entryFiles: readonly string[], packageRoot: 
 function main(): void {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const entries = process.argv.slice(2);
-  const entryFiles = entries.length > 0 ? entries : ['dist/src/index.d.ts', 'dist/machines/index.d.ts'];
+  const entryFiles = entries.length > 0 ? entries : ['dist/src/index.d.ts', 'dist/machines/index.d.ts', 'dist/src/dashboard/index.d.ts'];
   const problems = findUnexportedTypes(entryFiles, root);
   if (problems.length === 0) {
     console.log(`exports-check: every type named by a public signature of ${entryFiles.join(', ')} is exported`);

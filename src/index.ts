@@ -96,6 +96,7 @@ export {
   type ConnectionReconnectedEvent,
   type ConnectionState,
   type ConnectionSummary,
+  type SocketDetails,
   type PeerCertificateInfo,
   type TlsDetails,
 } from './transport/connection.js';

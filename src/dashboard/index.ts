@@ -12,6 +12,8 @@
  * The one subtlety: the URL carries a random token that the server requires on every request;
  * whoever has the URL can watch (not act: the dashboard is read-only), so treat it like a
  * password when you expose the dashboard beyond loopback (`host`).
+ *
+ * @module connection-manager-kit/dashboard
  */
 import { ConnectionManager } from '../manager.js';
 import { ConfigurationError } from '../errors.js';

@@ -26,7 +26,7 @@ import { socketDetails, type SocketDetails, type TlsDetails } from './socket-det
 
 export type * from './connection-events.js';
 export { checkConnectionOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_READ_BUFFER_LIMIT, type ConnectionOptions } from './connection-options.js';
-export type { PeerCertificateInfo, TlsDetails } from './socket-details.js';
+export type { PeerCertificateInfo, SocketDetails, TlsDetails } from './socket-details.js';
 
 /**
  * A connection (TCP or TLS) to one server: promise-based writes that honour backpressure, two
