@@ -15,6 +15,12 @@
  * timers made every actor stop walk them all (XState's scheduler). The timers that remain
  * (attempt timeout, backoff, validation, destroy) run only during short, transient states.
  *
+ * An actor starts `spare` and begins a connection on `START` (which carries the connection's
+ * input); one whose connection ended (`closed`, `failed`) may be started again for the next
+ * one. Pools reuse their actors this way: creating and stopping an actor cost more than the
+ * rest of a connection's lifecycle together. (The context is static for the same reason: a
+ * context computed from `input` runs XState's `assign` inside the actor's creation.)
+ *
  * A pooled connection reports three facts to its pool (`CONNECTION.READY`, `.FAILED`,
  * `.CLOSED`) and decides nothing the pool must decide: it is retired (`RETIRE`) by the pool's
  * ledger, which delivers a pending check-in first (docs/architecture.md, "Deferred check-in").
@@ -91,6 +97,8 @@ export interface ConnectionContext extends ConnectionInput {
 }
 
 export type ConnectionEvent =
+  /** Begin a connection (from `spare`, or again after `closed` / `failed`). */
+  | { type: 'START'; input: ConnectionInput }
   /** The runtime's create produced a resource; `lent`: the ledger handed it to a waiter. */
   | { type: 'CREATED'; lent: boolean }
   | { type: 'CREATE_FAILED'; error: unknown }
@@ -101,6 +109,8 @@ export type ConnectionEvent =
   | { type: 'VALID' }
   | { type: 'INVALID'; error: unknown }
   | { type: 'RETIRE'; reason: CloseReason }
+  /** Its holder gave it back broken (or worn out): close it now, it is not lent any more. */
+  | { type: 'DISCARD'; reason: CloseReason }
   | { type: 'FORCE' }
   /** The resource closed or failed on its own, `openMs` after it opened. */
   | { type: 'DROPPED'; error: unknown; openMs: number }
@@ -148,6 +158,26 @@ export class ValidationTimeoutError extends Error {
   }
 }
 
+/** The context of an actor that has not begun a connection yet (`spare`). */
+export const SPARE_CONTEXT: Readonly<ConnectionContext> = Object.freeze({
+  id: '',
+  key: '',
+  maxAttempts: 1,
+  attemptTimeout: Number.POSITIVE_INFINITY,
+  supervised: false,
+  epoch: 0,
+  stabilityWindow: 0,
+  validationTimeout: 5_000,
+  destroyTimeout: DESTROY_TIMEOUT_MS,
+  opened: false,
+  closeReason: undefined,
+  error: undefined,
+  attempt: 0,
+  retryDelay: null,
+  permanent: false,
+  failedAttempt: false,
+});
+
 /** Whether a drop `openMs` after opening means the attempt did not really succeed. */
 export function premature(openMs: number, stabilityWindow: number): boolean {
   return openMs < stabilityWindow;
@@ -157,7 +187,6 @@ export const connectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
     events: {} as ConnectionEvent,
-    input: {} as ConnectionInput,
   },
   delays: {
     attemptTimeout: ({ context }) => context.attemptTimeout,
@@ -166,25 +195,32 @@ export const connectionMachine = setup({
     destroyTimeout: ({ context }) => context.destroyTimeout,
   },
   guards: {
+    // Which substate of `connecting` an attempt enters: a timer only where one can fire.
     untimed: ({ context }) => context.attemptTimeout === Number.POSITIVE_INFINITY,
+    untimedStart: ({ event }) => event.type === 'START' && event.input.attemptTimeout === Number.POSITIVE_INFINITY,
     // Retired while connecting: whatever the create produces is destroyed, never lent.
     unwanted: ({ context }) => context.closeReason !== undefined,
     lent: ({ event }) => event.type === 'CREATED' && event.lent,
     // Retry only if the strategy said so and nobody retired the connection meanwhile.
     retryWanted: ({ context }) => context.retryDelay !== null && context.closeReason === undefined,
     supervised: ({ context }) => context.supervised,
+    destroyFailed: ({ event }) => event.type === 'DESTROYED' && event.error !== undefined,
+    supervisedUntimed: ({ context }) => context.supervised && context.attemptTimeout === Number.POSITIVE_INFINITY,
     prematureDrop: ({ context, event }) =>
       event.type === 'DROPPED' && premature(event.openMs, context.stabilityWindow),
     supervisedPrematureDrop: ({ context, event }) =>
       context.supervised && event.type === 'DROPPED' && premature(event.openMs, context.stabilityWindow),
   },
   actions: {
+    /** START: a new connection in this actor (its id stays the actor's). */
+    begin: assign(({ context, event }) =>
+      event.type === 'START'
+        ? { ...SPARE_CONTEXT, ...event.input, id: context.id === '' ? event.input.id : context.id }
+        : context,
+    ),
     nextAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     recordError: assign({ error: ({ event }) => ('error' in event ? event.error : undefined) }),
-    /** A failed destroy's error; a successful one keeps the error that led to the close. */
-    recordDestroyError: assign({
-      error: ({ context, event }) => (event.type === 'DESTROYED' && event.error !== undefined ? event.error : context.error),
-    }),
+
     recordTimeout: assign({ error: ({ context }) => new AttemptTimeoutError(context.attemptTimeout) }),
     markOpened: assign({ opened: true, error: undefined }),
     abandon: assign({ error: () => new CreateAbandonedError() }),
@@ -193,8 +229,10 @@ export const connectionMachine = setup({
     closeFailedAttempt: assign({ closeReason: 'dropped', failedAttempt: true }),
     closeInvalid: assign({ closeReason: 'invalid' }),
     closeForced: assign({ closeReason: 'forced' }),
-    /** RETIRE: the reason is the retirer's. */
-    closeRetired: assign({ closeReason: ({ context, event }) => (event.type === 'RETIRE' ? event.reason : context.closeReason) }),
+    /** RETIRE, DISCARD: the reason is the retirer's. */
+    closeRetired: assign({
+      closeReason: ({ context, event }) => (event.type === 'RETIRE' || event.type === 'DISCARD' ? event.reason : context.closeReason),
+    }),
     freshAttempts: assign({ attempt: 0 }),
     recordValidationTimeout: assign({ error: ({ context }) => new ValidationTimeoutError(context.validationTimeout) }),
     /** The runtime provides the retry strategy; by default a failed attempt is the last. */
@@ -248,26 +286,26 @@ export const connectionMachine = setup({
   },
 }).createMachine({
   id: 'connection',
-  context: ({ input }) => ({
-    ...input,
-    opened: false,
-    closeReason: undefined,
-    error: undefined,
-    attempt: 0,
-    retryDelay: null,
-    permanent: false,
-    failedAttempt: false,
-  }),
-  initial: 'connecting',
+  context: SPARE_CONTEXT,
+  initial: 'spare',
   states: {
+    // No connection yet: the pool (or the manager, for a link) starts one.
+    spare: {
+      on: {
+        START: [
+          { guard: 'untimedStart', target: 'connecting.untimed', actions: 'begin' },
+          { target: 'connecting.timed', actions: 'begin' },
+        ],
+      },
+    },
     connecting: {
       entry: ['nextAttempt', 'startCreate', 'announceConnecting'],
       exit: 'endCreate',
+      // Every transition into `connecting` names its substate, by the attempt timeout.
       initial: 'timed',
       states: {
         // Leaving the state ends the attempt (endCreate aborts the factory's signal).
         timed: {
-          always: { guard: 'untimed', target: 'untimed' },
           after: { attemptTimeout: { target: '#connection.retrying', actions: 'recordTimeout' } },
         },
         // attemptTimeout is Infinity: no timer at all (one that can never fire still costs).
@@ -294,7 +332,9 @@ export const connectionMachine = setup({
     },
     backoff: {
       entry: 'announceBackoff',
-      after: { retryDelay: 'connecting' },
+      after: {
+        retryDelay: [{ guard: 'untimed', target: 'connecting.untimed' }, { target: 'connecting.timed' }],
+      },
       on: {
         // Shutdown (or its holder) cancels a pending retry at once.
         RETIRE: { target: 'draining.closing', actions: 'closeRetired' },
@@ -312,8 +352,13 @@ export const connectionMachine = setup({
           },
           // Opened by connect(): reconnect, with a fresh budget of attempts.
           {
+            guard: 'supervisedUntimed',
+            target: 'connecting.untimed',
+            actions: ['recordError', 'freshAttempts', 'announceDisconnected'],
+          },
+          {
             guard: 'supervised',
-            target: 'connecting',
+            target: 'connecting.timed',
             actions: ['recordError', 'freshAttempts', 'announceDisconnected'],
           },
           // Pooled and gone at once: the pool's breaker counts it as a failed create.
@@ -357,6 +402,7 @@ export const connectionMachine = setup({
           on: {
             CHECKIN: 'idle',
             RETIRE: { target: '#connection.draining.awaitingReturn', actions: 'closeRetired' },
+            DISCARD: { target: '#connection.draining.closing', actions: 'closeRetired' },
           },
         },
       },
@@ -375,7 +421,11 @@ export const connectionMachine = setup({
         closing: {
           entry: 'startDestroy',
           on: {
-            DESTROYED: { target: '#connection.closed', actions: 'recordDestroyError' },
+            // A failed destroy's error is kept; a successful one keeps the error that led to the close.
+            DESTROYED: [
+              { guard: 'destroyFailed', target: '#connection.closed', actions: 'recordError' },
+              { target: '#connection.closed' },
+            ],
           },
           after: {
             // A destroy that hangs must not hold a pool slot forever.
@@ -384,8 +434,25 @@ export const connectionMachine = setup({
         },
       },
     },
-    failed: { entry: ['reportFailed', 'announceFailed'] },
-    closed: { entry: ['reportClosed', 'announceClosed'] },
+    // Ended. The actor may begin the next connection (a pool reuses it) or be stopped.
+    failed: {
+      entry: ['reportFailed', 'announceFailed'],
+      on: {
+        START: [
+          { guard: 'untimedStart', target: 'connecting.untimed', actions: 'begin' },
+          { target: 'connecting.timed', actions: 'begin' },
+        ],
+      },
+    },
+    closed: {
+      entry: ['reportClosed', 'announceClosed'],
+      on: {
+        START: [
+          { guard: 'untimedStart', target: 'connecting.untimed', actions: 'begin' },
+          { target: 'connecting.timed', actions: 'begin' },
+        ],
+      },
+    },
   },
 });
 

@@ -39,6 +39,8 @@ export interface ManagerContext {
   granted: number;
   /** Keys waiting for a slot, oldest first; a key appears once per slot it asked for. */
   queue: string[];
+  /** Pools were told that keys wait for slots (so they give freed slots back instead of reusing them). */
+  contended: boolean;
   /** Pools opened and not yet closed. */
   pools: number;
   /** Supervised connections (opened by connect()) not yet closed or failed. */
@@ -65,6 +67,7 @@ export const managerMachine = setup({
     lruEnabled: ({ context }) => context.cache.enableLRU,
     someoneQueued: ({ context }) => context.queue.length > 0,
     nothingOpen: ({ context }) => context.pools === 0 && context.links === 0,
+    unboundedShutdown: ({ event }) => event.type === 'SHUTDOWN' && event.timeout === Number.POSITIVE_INFINITY,
   },
   delays: {
     shutdownTimeout: ({ context }) => context.shutdownTimeout,
@@ -78,6 +81,18 @@ export const managerMachine = setup({
       queue: ({ context, event }) => (event.type === 'SLOT.REQUEST' ? [...context.queue, event.key] : context.queue),
     }),
     dequeue: assign({ queue: ({ context }) => context.queue.slice(1) }),
+    /**
+     * Tells the pools when keys start or stop waiting for slots: while some wait, a pool gives a
+     * slot its connection freed back to the manager (FIFO across keys) instead of reusing it.
+     */
+    noteContention: enqueueActions(({ context, enqueue, self }) => {
+      const contended = context.queue.length > 0;
+      if (contended === context.contended) return;
+      enqueue.assign({ contended });
+      for (const [id, child] of Object.entries(self.getSnapshot().children)) {
+        if (child !== undefined && id.startsWith('pool:')) enqueue.sendTo(child, { type: 'SLOTS.CONTENDED', contended });
+      }
+    }),
     releaseSlot: assign({ granted: ({ context }) => context.granted - 1 }),
     clearQueue: assign({ queue: [] }),
     recordShutdownTimeout: assign({
@@ -98,7 +113,8 @@ export const managerMachine = setup({
     /** LINK.OPEN: start the link's connection actor. */
     openLink: enqueueActions(({ event, enqueue }) => {
       if (event.type !== 'LINK.OPEN') return;
-      enqueue.spawnChild('link', { id: event.input.id, input: event.input });
+      enqueue.spawnChild('link', { id: event.input.id });
+      enqueue.sendTo(event.input.id, { type: 'START', input: event.input });
     }),
     /** SLOT.REQUEST granted at once: tell the requesting pool. */
     grantTo: enqueueActions(({ event, enqueue }) => {
@@ -130,7 +146,7 @@ export const managerMachine = setup({
   },
 }).createMachine({
   id: 'manager',
-  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], pools: 0, links: 0, shutdownTimeout: 0 }),
+  context: ({ input }) => ({ cache: input.cache, granted: 0, queue: [], contended: false, pools: 0, links: 0, shutdownTimeout: 0 }),
   initial: 'running',
   states: {
     running: {
@@ -139,21 +155,34 @@ export const managerMachine = setup({
         'LINK.OPEN': { actions: ['openLink', 'countLink'] },
         'SLOT.REQUEST': [
           { guard: 'slotFree', actions: ['countGrant', 'grantTo'] },
-          { guard: 'lruEnabled', actions: ['queueRequest', 'evictLeastRecentlyUsed'] },
-          { actions: 'queueRequest' },
+          { guard: 'lruEnabled', actions: ['queueRequest', 'noteContention', 'evictLeastRecentlyUsed'] },
+          { actions: ['queueRequest', 'noteContention'] },
         ],
-        'SLOT.RELEASE': [{ guard: 'someoneQueued', actions: ['grantToOldest', 'dequeue'] }, { actions: 'releaseSlot' }],
-        'POOL.CLOSED': { actions: ['forgetPool', 'stopPool'] },
-        SHUTDOWN: { target: 'shuttingDown', actions: 'recordShutdownTimeout' },
+        'SLOT.RELEASE': [
+          { guard: 'someoneQueued', actions: ['grantToOldest', 'dequeue', 'noteContention'] },
+          { actions: 'releaseSlot' },
+        ],
+        'POOL.CLOSED': { actions: ['forgetPool', 'noteContention', 'stopPool'] },
+        SHUTDOWN: [
+          { guard: 'unboundedShutdown', target: 'shuttingDown.patient', actions: 'recordShutdownTimeout' },
+          { target: 'shuttingDown.bounded', actions: 'recordShutdownTimeout' },
+        ],
       },
     },
     shuttingDown: {
       entry: ['clearQueue', 'notifyShutdownStarted', 'shutdownChildren'],
       always: { guard: 'nothingOpen', target: 'stopped' },
-      after: {
-        shutdownTimeout: {
-          actions: ['forceChildren', 'notifyShutdownForced'],
+      initial: 'bounded',
+      states: {
+        // Lent connections and creates still out are forced at the shutdown timeout.
+        bounded: {
+          after: {
+            shutdownTimeout: { target: 'forced', actions: ['forceChildren', 'notifyShutdownForced'] },
+          },
         },
+        // gracefulShutdown({ timeout: Infinity }): no timer (one that can never fire still costs).
+        patient: {},
+        forced: {},
       },
       on: {
         'SLOT.RELEASE': { actions: 'releaseSlot' },

@@ -24,6 +24,12 @@
  * Counting: `connecting` (create in flight) + `open` (created, not yet closed) = the connections
  * that exist, which never exceeds `maxConnections`. `requested` counts slots asked of the
  * manager (the cache-wide cap) and not yet granted.
+ *
+ * A slot whose connection closes while the pool's own callers wait is reused at once for their
+ * next connection (`reuseConnection`: the same connection actor starts again), unless other keys
+ * wait for slots (`contended`, told by the manager): then it goes back to the manager, which
+ * grants it to them first. A connection that churns (created, lent, destroyed) thus costs no
+ * round trip to the manager and no new actor.
  */
 import { assign, enqueueActions, setup, stopChild } from 'xstate';
 import { connectionMachine, type ConnectionInput, type ConnectionReport } from './connection.machine.js';
@@ -52,6 +58,8 @@ export interface PoolInput {
 export interface PoolContext extends DemandFacts {
   key: string;
   config: PoolConfig;
+  /** Other keys wait for slots (the manager says so): a freed slot goes back, not to reuse. */
+  contended: boolean;
   connecting: number;
   open: number;
   requested: number;
@@ -64,8 +72,13 @@ export interface PoolContext extends DemandFacts {
   sweepDelay: number;
 }
 
+/** A connection's CLOSED report, with the demand the runtime adds (so the pool can reuse its slot). */
+export type ClosedReport = Extract<ConnectionReport, { type: 'CONNECTION.CLOSED' }> & Partial<DemandFacts>;
+
 export type PoolEvent =
   | ({ type: 'DEMAND' } & DemandFacts)
+  /** From the manager: other keys wait for slots (or no longer do). */
+  | { type: 'SLOTS.CONTENDED'; contended: boolean }
   | { type: 'SLOT.GRANTED' }
   | { type: 'CONFIGURE'; config: PoolConfig }
   | { type: 'EVICT' }
@@ -73,7 +86,8 @@ export type PoolEvent =
   | { type: 'SWEEP.SCHEDULE'; delay: number }
   | { type: 'SHUTDOWN' }
   | { type: 'FORCE' }
-  | ConnectionReport;
+  | Exclude<ConnectionReport, { type: 'CONNECTION.CLOSED' }>
+  | ClosedReport;
 
 /** Reports a pool sends the manager. */
 export type PoolReport =
@@ -120,9 +134,37 @@ export function demandMatters(state: CreateState, c: PoolContext): boolean {
 }
 
 function withFacts(context: PoolContext, event: PoolEvent): PoolContext {
-  if (event.type !== 'DEMAND') return context;
-  const { waiting, holdMs, createMs, oldestWaitMs } = event;
-  return { ...context, waiting, holdMs, createMs, oldestWaitMs };
+  if (event.type === 'DEMAND') {
+    const { waiting, holdMs, createMs, oldestWaitMs } = event;
+    return { ...context, waiting, holdMs, createMs, oldestWaitMs };
+  }
+  if (event.type === 'CONNECTION.CLOSED' && event.waiting !== undefined) {
+    return {
+      ...context,
+      waiting: event.waiting,
+      holdMs: event.holdMs ?? context.holdMs,
+      createMs: event.createMs ?? context.createMs,
+      oldestWaitMs: event.oldestWaitMs ?? context.oldestWaitMs,
+    };
+  }
+  return context;
+}
+
+/** The counts once the CLOSED connection is gone (it was open, or still connecting). */
+function withoutClosed(context: PoolContext, event: PoolEvent): PoolContext {
+  if (event.type !== 'CONNECTION.CLOSED') return context;
+  return event.opened ? { ...context, open: context.open - 1 } : { ...context, connecting: context.connecting - 1 };
+}
+
+/**
+ * Whether a closed connection's slot is reused at once for the key's waiting callers: they
+ * still want a connection once this one is gone, no other key waits for a slot, and its close
+ * did not open the breaker.
+ */
+function reuseWanted(context: PoolContext, event: PoolEvent, phase: 'steady' | 'recovering'): boolean {
+  if (event.type !== 'CONNECTION.CLOSED' || context.contended) return false;
+  if (event.failedAttempt && newFailureEpisode(context.epoch, event.epoch)) return false;
+  return connectionsWanted(withoutClosed(withFacts(context, event), event), phase) > 0;
 }
 
 const epochOf = (event: PoolEvent): number => ('epoch' in event ? event.epoch : -1);
@@ -143,6 +185,8 @@ export const poolMachine = setup({
     grantNeededRecovering: ({ context }) => grantNeeded(context, 'recovering'),
     grantNeededForProbe: ({ context }) => grantNeeded(context, 'probing'),
     newFailure: ({ context, event }) => newFailureEpisode(context.epoch, epochOf(event)),
+    reuseSteady: ({ context, event }) => reuseWanted(context, event, 'steady'),
+    reuseRecovering: ({ context, event }) => reuseWanted(context, event, 'recovering'),
     newFailedAttempt: ({ context, event }) =>
       event.type === 'CONNECTION.CLOSED' && event.failedAttempt && newFailureEpisode(context.epoch, event.epoch),
     shrinks: ({ context, event }) =>
@@ -161,12 +205,14 @@ export const poolMachine = setup({
     // Alone (no manager above it), a pool asks nobody: its requests stay pending.
     requestSlots: enqueueActions(({ context, enqueue, self }) => {
       const n = connectionsWanted(context, 'steady');
+      if (n === 0) return;
       enqueue.assign({ requested: context.requested + n });
       if (!hasParent(self)) return;
       for (let i = 0; i < n; i++) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
     }),
     requestSlotsForWaiters: enqueueActions(({ context, enqueue, self }) => {
       const n = connectionsWanted(context, 'recovering');
+      if (n === 0) return;
       enqueue.assign({ requested: context.requested + n });
       if (!hasParent(self)) return;
       for (let i = 0; i < n; i++) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
@@ -176,10 +222,24 @@ export const poolMachine = setup({
       enqueue.assign({ requested: context.requested + 1 });
       if (hasParent(self)) enqueue.sendParent({ type: 'SLOT.REQUEST', key: context.key } satisfies PoolReport);
     }),
-    /** Effect: start the next connection's actor. The runtime provides one kept outside `children`. */
+    /** Effect: start the next connection's actor. The runtime reuses a spare one, kept outside `children`. */
     spawnConnection: enqueueActions(({ context, enqueue }) => {
       const input = nextConnectionInput(context);
-      enqueue.spawnChild('connection', { id: input.id, input });
+      enqueue.spawnChild('connection', { id: input.id });
+      enqueue.sendTo(input.id, { type: 'START', input });
+    }),
+    /** Effect: the actor of the connection that closed begins the next one (its slot reused). */
+    reuseConnection: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'CONNECTION.CLOSED') return;
+      enqueue.sendTo(event.id, { type: 'START', input: { ...nextConnectionInput(context), id: event.id } });
+    }),
+    /** The closed connection's slot goes to the next one: fresh demand, one fewer open, one more connecting. */
+    countReused: assign(({ context, event }) => {
+      const c = withoutClosed(withFacts(context, event), event);
+      return { ...c, connecting: c.connecting + 1 };
+    }),
+    recordContention: assign({
+      contended: ({ context, event }) => (event.type === 'SLOTS.CONTENDED' ? event.contended : context.contended),
     }),
     countSpawned: assign({
       nextId: ({ context }) => context.nextId + 1,
@@ -201,11 +261,10 @@ export const poolMachine = setup({
       open: ({ context }) => context.open + 1,
     }),
     countFailed: assign({ connecting: ({ context }) => context.connecting - 1 }),
-    countClosed: assign(({ context, event }) =>
-      event.type === 'CONNECTION.CLOSED' && event.opened
-        ? { open: context.open - 1 }
-        : { connecting: context.connecting - 1 },
-    ),
+    countClosed: assign(({ context, event }) => {
+      const c = withoutClosed(context, event);
+      return { open: c.open, connecting: c.connecting };
+    }),
     /** The breaker opens: one more failed episode, and a new episode for creates from now on. */
     openBreaker: assign({
       failures: ({ context }) => context.failures + 1,
@@ -239,6 +298,7 @@ export const poolMachine = setup({
   context: ({ input }) => ({
     key: input.key,
     config: input.config,
+    contended: false,
     connecting: 0,
     open: 0,
     requested: 0,
@@ -284,6 +344,12 @@ export const poolMachine = setup({
                   { actions: 'returnGrant' },
                 ],
                 'CONNECTION.READY': { actions: 'countReady' },
+                // Callers wait and nobody else needs the slot: the same actor makes their next connection.
+                'CONNECTION.CLOSED': {
+                  guard: 'reuseSteady',
+                  target: '.creating',
+                  actions: ['countReused', 'reuseConnection', 'requestSlots'],
+                },
               },
             },
             // The breaker is open: no create until the delay expires. Waiters wait for a
@@ -324,6 +390,10 @@ export const poolMachine = setup({
                   { actions: 'returnGrant' },
                 ],
                 'CONNECTION.READY': { actions: 'countReady' },
+                'CONNECTION.CLOSED': {
+                  guard: 'reuseRecovering',
+                  actions: ['countReused', 'reuseConnection', 'requestSlotsForWaiters'],
+                },
               },
             },
           },
@@ -344,7 +414,7 @@ export const poolMachine = setup({
                 target: '.coolingDown',
                 actions: ['countClosed', 'openBreaker', 'stopConnection', 'releaseSlot'],
               },
-              { actions: ['countClosed', 'stopConnection', 'releaseSlot', 'reportDemand'] },
+              { actions: ['recordDemand', 'countClosed', 'stopConnection', 'releaseSlot', 'reportDemand'] },
             ],
           },
         },
@@ -375,6 +445,7 @@ export const poolMachine = setup({
           { actions: ['applyConfig', 'reportDemand'] },
         ],
         EVICT: { actions: 'evictIdle' },
+        'SLOTS.CONTENDED': { actions: 'recordContention' },
         SHUTDOWN: { target: 'draining' },
       },
     },

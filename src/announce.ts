@@ -5,7 +5,9 @@
  *
  * The context's `error` is whatever was thrown; events carry an Error (toError wraps anything
  * else), wrapped once per announcement so that `connection:error` and the `connection:backoff`
- * or `connection:failed` that follows it carry the same object.
+ * or `connection:failed` that follows it carry the same object. The frequent ones (connecting,
+ * connected, closed) are built only when someone would receive them: a pool that churns
+ * announces three per connection.
  */
 import type { ConnectionContext } from '../machines/connection.machine.js';
 import { errorCodeOf, toError, type EventHub } from './events.js';
@@ -14,6 +16,7 @@ type Facts = Pick<ConnectionContext, 'id' | 'key' | 'attempt' | 'retryDelay' | '
 
 export const announce = {
   connecting(events: EventHub, c: Facts): void {
+    if (!events.wants('connection:connecting')) return;
     events.emitConnection('connection:connecting', { key: c.key, connectionId: c.id, attempt: c.attempt });
   },
 
@@ -26,6 +29,7 @@ export const announce = {
   },
 
   ready(events: EventHub, c: Facts, reconnected: boolean): void {
+    if (!events.wants('connection:connected')) return;
     events.emitConnection('connection:connected', { key: c.key, connectionId: c.id, attempt: c.attempt, reconnected });
   },
 
@@ -46,6 +50,7 @@ export const announce = {
   },
 
   closed(events: EventHub, c: Facts): void {
+    if (!events.wants('connection:closed')) return;
     events.emitConnection('connection:closed', {
       key: c.key,
       connectionId: c.id,

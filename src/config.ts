@@ -55,11 +55,11 @@ export interface PoolSettings {
   maxWaiting: number;
   /** With `validate`: only connections idle at least this long are validated. Default 500 ms. */
   validateAfterIdle: Duration;
-  /** Bound on one validation. Default 5 s. */
+  /** Bound on one validation (finite). Default 5 s. */
   validationTimeout: Duration;
   /** A lease held longer emits `pool:leak` once. Default Infinity (off). */
   leakDetectionThreshold: Duration;
-  /** Bound on one destroy; after it the connection counts as closed anyway. Default 10 s. */
+  /** Bound on one destroy (finite); after it the connection counts as closed anyway. Default 10 s. */
   destroyTimeout: Duration;
   breaker: BreakerSettings;
   /** A connection that closes sooner than this after opening counts as a failed create. Default 1 s. */
@@ -194,13 +194,13 @@ export function readPoolOptions(input: unknown, field: string): PoolSpec {
     maxUses: checkCount(f('maxUses'), o.maxUses ?? d.maxUses, 1, { allowInfinity: true }),
     maxWaiting: checkCount(f('maxWaiting'), o.maxWaiting ?? d.maxWaiting, 0, { allowInfinity: true }),
     validateAfterIdle: checkDuration(f('validateAfterIdle'), o.validateAfterIdle ?? d.validateAfterIdle, { allowInfinity: true }),
-    validationTimeout: checkPositiveDuration(f('validationTimeout'), o.validationTimeout ?? d.validationTimeout, 'Infinity: no limit'),
+    validationTimeout: checkFiniteLimit(f('validationTimeout'), o.validationTimeout ?? d.validationTimeout, 'a validation that hangs must not hold its caller'),
     leakDetectionThreshold: checkPositiveDuration(
       f('leakDetectionThreshold'),
       o.leakDetectionThreshold ?? d.leakDetectionThreshold,
       'Infinity switches leak detection off',
     ),
-    destroyTimeout: checkPositiveDuration(f('destroyTimeout'), o.destroyTimeout ?? d.destroyTimeout, 'Infinity: wait for every destroy'),
+    destroyTimeout: checkFiniteLimit(f('destroyTimeout'), o.destroyTimeout ?? d.destroyTimeout, 'a destroy that hangs must not hold a slot forever'),
     breaker: readBreaker(o.breaker, f('breaker')),
     stabilityWindow: checkDuration(f('stabilityWindow'), o.stabilityWindow ?? d.stabilityWindow),
     closeEvents: readCloseEvents(o.closeEvents, f('closeEvents')),
@@ -224,6 +224,13 @@ export function readPoolOptions(input: unknown, field: string): PoolSpec {
     isBroken: o.isBroken === undefined ? undefined : checkFunction(f('isBroken'), o.isBroken),
     retry,
   };
+}
+
+/** A bound that must exist: greater than 0 and finite (`why` says what it protects). */
+function checkFiniteLimit(field: string, value: unknown, why: string): Duration {
+  const d = checkDuration(field, value);
+  if (d === 0) throw new ConfigurationError(field, `must be greater than 0 (${why})`);
+  return d;
 }
 
 /** A pool's retry policy when its options set none: one attempt, bounded by the default create timeout. */

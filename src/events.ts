@@ -165,6 +165,13 @@ export class EventHub {
     return (all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0 || channelOf(type).hasSubscribers;
   }
 
+  /** Whether a network event would reach anyone: a listener, a channel subscriber, or the delegate. */
+  wants(type: ConnectionEventName): boolean {
+    if (this.listening(type)) return true;
+    const delegate = this.delegate;
+    return delegate !== undefined && typeof (delegate as Record<string, unknown>)[type.slice('connection:'.length)] === 'function';
+  }
+
   /** Network events go to the listeners and to the delegate's method of the same name. */
   emitConnection<K extends ConnectionEventName>(type: K, payload: ManagerEvents[K]): void {
     this.emit(type, payload as EventInput<K>);

@@ -115,18 +115,19 @@ export class LinkRegistry {
         validationTimeout: Number.POSITIVE_INFINITY,
         destroyTimeout: DESTROY_TIMEOUT_MS,
       };
-      // Created here, started by the manager's transition (LINK.OPEN).
-      if (this.logic !== undefined) link.actor = createActor(this.logic, { parent: this.host.parent(), id, input });
+      // Created here, started (and STARTed with its input) by the manager's transition (LINK.OPEN).
+      if (this.logic !== undefined) link.actor = createActor(this.logic, { parent: this.host.parent(), id });
       this.host.open(input);
     });
   }
 
-  /** Manager effect `openLink`: start the link's actor. */
-  startActor(id: string): void {
+  /** Manager effect `openLink`: start the link's actor (the manager then sends it START). */
+  startActor(id: string): AnyActorRef | undefined {
     const actor = this.links.get(id)?.actor;
-    if (actor === undefined) return;
+    if (actor === undefined) return undefined;
     this.linkActors.set(id, actor);
     actor.start();
+    return actor;
   }
 
   /** Manager effect `stopLink`: the link's actor has reported its end. */

@@ -145,6 +145,8 @@ describe('options read defensively', () => {
     [{ breaker: { initialDelay: 500, maxDelay: 100 } }, 'poolConfig.breaker.maxDelay'],
     [{ breaker: { initalDelay: 5 } }, 'poolConfig.breaker.initalDelay'],
     [{ destroyTimeout: 0 }, 'poolConfig.destroyTimeout'],
+    [{ destroyTimeout: Number.POSITIVE_INFINITY }, 'poolConfig.destroyTimeout'],
+    [{ validationTimeout: Number.POSITIVE_INFINITY }, 'poolConfig.validationTimeout'],
     [{ rejectOnTimeout: 'yes' }, 'poolConfig.rejectOnTimeout'],
   ])('%o names %s', async (config, field) => {
     const m = manager();

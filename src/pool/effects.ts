@@ -8,7 +8,7 @@ import { assign, enqueueActions, type AnyActorRef } from 'xstate';
 import { connectionMachine, type ConnectionContext } from '../../machines/connection.machine.js';
 import { managerMachine } from '../../machines/manager.machine.js';
 import type { ConnectionReport } from '../../machines/connection.machine.js';
-import { nextConnectionInput, poolMachine, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
+import { nextConnectionInput, poolMachine, type ClosedReport, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
 import { announce } from '../announce.js';
 import type { EventHub } from '../events.js';
 import type { LinkRegistry } from '../links.js';
@@ -54,7 +54,7 @@ export function provideMachines(host: EffectsHost) {
       announceReady: ({ context }) => {
         const pool = poolOf(context.key);
         pool.counters.created++;
-        events.emit('cache:miss', { key: context.key, connectionId: context.id });
+        if (events.listening('cache:miss')) events.emit('cache:miss', { key: context.key, connectionId: context.id });
         const onMiss = pool.host.cache.metrics?.onMiss;
         if (onMiss !== undefined) pool.callMetric(() => onMiss(context.key));
         announce.ready(events, context, false);
@@ -68,6 +68,19 @@ export function provideMachines(host: EffectsHost) {
         if (context.failedAttempt) poolOf(context.key).counters.failed++;
         announce.closed(events, context);
       },
+      // The pool decides on fresh demand: whether the slot is reused at once for its waiters.
+      reportClosed: enqueueActions(({ context, enqueue }) => {
+        enqueue.sendParent({
+          type: 'CONNECTION.CLOSED',
+          id: context.id,
+          epoch: context.epoch,
+          reason: context.closeReason ?? 'dropped',
+          opened: context.opened,
+          failedAttempt: context.failedAttempt,
+          error: context.error,
+          ...poolOf(context.key).demandFacts(),
+        } satisfies ClosedReport);
+      }),
     },
   });
 
@@ -101,7 +114,16 @@ export function provideMachines(host: EffectsHost) {
   const pool = poolMachine.provide({
     actions: {
       reportDemand: ({ context }) => poolOf(context.key).scheduleDemandCheck(),
-      spawnConnection: ({ context }) => poolOf(context.key).spawn(nextConnectionInput(context)),
+      spawnConnection: enqueueActions(({ context, enqueue }) => {
+        const input = nextConnectionInput(context);
+        const ref = poolOf(context.key).prepareConnection(input);
+        if (ref !== undefined) enqueue.sendTo(ref, { type: 'START', input });
+      }),
+      reuseConnection: enqueueActions(({ context, event, enqueue }) => {
+        const id = idOf(event);
+        const ref = poolOf(context.key).reuse(id);
+        if (ref !== undefined) enqueue.sendTo(ref, { type: 'START', input: { ...nextConnectionInput(context), id } });
+      }),
       stopConnection: enqueueActions(({ context, event, enqueue }) => {
         const actor = poolOf(context.key).takeActor(idOf(event));
         if (actor !== undefined) enqueue.stopChild(actor);
@@ -146,9 +168,19 @@ export function provideMachines(host: EffectsHost) {
       openPool: ({ event }) => {
         if (event.type === 'POOL.OPEN') host.pool(event.key)?.actor?.start();
       },
-      openLink: ({ event }) => {
-        if (event.type === 'LINK.OPEN') links.startActor(event.input.id);
-      },
+      openLink: enqueueActions(({ event, enqueue }) => {
+        if (event.type !== 'LINK.OPEN') return;
+        const ref = links.startActor(event.input.id);
+        if (ref !== undefined) enqueue.sendTo(ref, { type: 'START', input: event.input });
+      }),
+      noteContention: enqueueActions(({ context, enqueue }) => {
+        const contended = context.queue.length > 0;
+        if (contended === context.contended) return;
+        enqueue.assign({ contended });
+        for (const child of host.children()) {
+          if (child.kind === 'pool') enqueue.sendTo(child.ref, { type: 'SLOTS.CONTENDED', contended });
+        }
+      }),
       grantTo: enqueueActions(({ event, enqueue }) => {
         const ref = event.type === 'SLOT.REQUEST' ? host.pool(event.key)?.actor : undefined;
         if (ref !== undefined) enqueue.sendTo(ref, GRANTED);

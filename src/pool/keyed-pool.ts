@@ -70,6 +70,7 @@ export class KeyedPool implements LedgerOwner {
   lastUsed = 0;
   /** Every live connection actor of this key, created or not yet. */
   private readonly actors = new Map<string, AnyActorRef>();
+
   /** Clock time (ms) the housekeeping sweep is due; Infinity: none scheduled. */
   private sweepAt = Number.POSITIVE_INFINITY;
   private demandScheduled = false;
@@ -96,8 +97,11 @@ export class KeyedPool implements LedgerOwner {
 
   /** The machine's view of this key's config (settings plus the cache's ttl and the retry policy). */
   machineConfig(): PoolConfig {
+    if (this.config !== undefined && this.configFor === this.spec && this.configRetry === this.retry) return this.config;
     const s = this.spec.settings;
-    return {
+    this.configFor = this.spec;
+    this.configRetry = this.retry;
+    return (this.config = {
       minConnections: s.minConnections,
       maxConnections: s.maxConnections,
       acquireTimeout: s.acquireTimeout,
@@ -110,8 +114,12 @@ export class KeyedPool implements LedgerOwner {
       stabilityWindow: s.stabilityWindow,
       validationTimeout: s.validationTimeout,
       destroyTimeout: s.destroyTimeout,
-    };
+    });
   }
+  /** machineConfig(), computed once per spec and retry policy (every create reads it). */
+  private config: PoolConfig | undefined;
+  private configFor: PoolSpec | undefined;
+  private configRetry: RetryPolicy | undefined;
 
   /** The pool machine's context (its counts and config). */
   context(): PoolContext | undefined {
@@ -290,21 +298,34 @@ export class KeyedPool implements LedgerOwner {
 
   // --- connection actors --------------------------------------------------------------
 
-  /** Pool effect `spawnConnection`: start the next connection's actor. */
-  spawn(input: ConnectionInput): void {
-    if (this.actor === undefined) return;
-    const actor = createActor(this.host.connectionLogic, { parent: this.actor, id: input.id, input });
-    this.actors.set(input.id, actor);
-    actor.start();
+  /** Pool effect `spawnConnection`: a new actor for the next connection, to START with `input`. */
+  prepareConnection(input: ConnectionInput): AnyActorRef | undefined {
+    if (this.actor === undefined) return undefined;
+    // Created in the transition's resolution (not in a custom action), with a static context:
+    // XState warns when an actor is created inside an action.
+    const ref = createActor(this.host.connectionLogic, { parent: this.actor, id: input.id });
+    ref.start();
+    this.actors.set(input.id, ref);
+    return ref;
   }
 
-  /** Pool effect `stopConnection`: the connection has reported its end; its record goes too. */
+  /** Pool effect `reuseConnection`: the ended connection's actor, to START the next one. */
+  reuse(id: string): AnyActorRef | undefined {
+    this.forget(id);
+    return this.actors.get(id);
+  }
+
+  /** Pool effect `stopConnection`: the connection has reported its end; its actor is to be stopped. */
   takeActor(id: string): AnyActorRef | undefined {
     const actor = this.actors.get(id);
     this.actors.delete(id);
+    this.forget(id);
+    return actor;
+  }
+
+  private forget(id: string): void {
     const record = this.ledger.forget(id);
     if (record !== undefined) this.host.release(record.resource);
-    return actor;
   }
 
   /** Connection actors whose create has not produced a resource yet (an attempt, or a backoff). */

@@ -306,13 +306,9 @@ export class PoolLedger {
 
   /** Returns `record` (lent) to the pool: to the oldest waiter, or onto the idle stack. */
   giveBack(record: ConnectionRecord): void {
-    let state = leaseState(record.actor);
+    const state = leaseState(record.actor);
     this.endLease(record, state === 'inUse');
-    if (state === 'inUse' && this.owner.wornOut(record)) {
-      this.owner.send(record.actor, { type: 'RETIRE', reason: 'uses' } satisfies { type: 'RETIRE'; reason: CloseReason });
-      this.markRetired(record);
-      state = 'awaitingReturn';
-    }
+    if (state === 'inUse' && this.owner.wornOut(record)) return this.takeBackClosing(record, 'uses');
     this.owner.returned(record);
     if (state === 'inUse') {
       const waiter = this.waiters.shift();
@@ -344,8 +340,21 @@ export class PoolLedger {
   discard(resource: object): void {
     const record = this.lent.get(resource);
     if (record === undefined) return this.releaseUnknown(resource, 'destroyConnection');
-    if (leaseState(record.actor) === 'inUse') this.owner.send(record.actor, { type: 'RETIRE', reason: 'discarded' });
-    this.giveBack(record);
+    if (leaseState(record.actor) !== 'inUse') return this.giveBack(record); // retired or gone already
+    this.endLease(record, false);
+    this.takeBackClosing(record, 'discarded');
+  }
+
+  /**
+   * A lent connection comes back to be closed at once (one DISCARD: inUse → closing). The
+   * bookkeeping comes first: the actor may close, and the pool forget it, inside the send.
+   */
+  private takeBackClosing(record: ConnectionRecord, reason: CloseReason): void {
+    this.lent.delete(record.resource);
+    record.state = 'away';
+    this.markRetired(record);
+    this.owner.returned(record);
+    this.owner.send(record.actor, { type: 'DISCARD', reason });
   }
 
   /** The resource lent as `record` (for a Lease: is its lease still the current one?). */
