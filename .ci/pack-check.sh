@@ -15,7 +15,7 @@ npm pack --silent --json --pack-destination "$work" > "$work/pack.json"
 node - "$work/pack.json" <<'JS'
 const [info] = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'));
 const paths = info.files.map((f) => f.path);
-const bad = paths.filter((p) => /(^|\/)demo\.|\.map$|^docs\/api\/|^test\/|^bench\/|^src\/|^machines\//.test(p));
+const bad = paths.filter((p) => /(^|\/)demo(\.|\/)|\.map$|^docs\/api\/|^test\/|^bench\/|^src\/|^machines\//.test(p));
 const required = ['LICENSE', 'README.md', 'package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/machines/index.js', 'dist/machines/index.d.ts', 'dist/src/dashboard/index.js', 'dist/src/dashboard/index.d.ts', 'docs/observability.md', 'docs/dashboard.md'];
 const missing = required.filter((p) => !paths.includes(p));
 console.log(`pack-check: ${info.filename}: ${(info.size / 1024).toFixed(1)} kB packed, ${(info.unpackedSize / 1024).toFixed(1)} kB unpacked, ${info.entryCount} files`);

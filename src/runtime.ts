@@ -67,6 +67,7 @@ export class ManagerRuntime implements PoolHost {
     this.connectionLogic = machines.connection;
     this.poolLogic = machines.pool;
     this.actor = createActor(machines.manager, {
+      id: 'manager',
       input: { cache: { maxConnections: cache.maxConnections, ttl: cache.ttl, enableLRU: cache.enableLRU } },
       clock,
       ...(inspect === undefined ? {} : { inspect }),
