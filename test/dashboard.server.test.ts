@@ -164,35 +164,3 @@ describe('dashboard server', () => {
     await expect.poll(() => (activeResources().get('TCPSocketWrap') ?? 0) <= (before.get('TCPSocketWrap') ?? 0)).toBe(true);
   });
 });
-
-describe('the example in docs/dashboard.md', () => {
-  const fixture = fileURLToPath(new URL('./fixtures/dashboard-example.ts', import.meta.url));
-  const doc = fileURLToPath(new URL('../docs/dashboard.md', import.meta.url));
-
-  test('is the fixture, with the package names for imports', () => {
-    const text = readFileSync(doc, 'utf8');
-    const block = /<!-- example: test\/fixtures\/dashboard-example\.ts -->\s*```ts\n([\s\S]*?)```/.exec(text)?.[1];
-    expect(block, 'the example block in docs/dashboard.md').toBeDefined();
-    const asFixture = (block ?? '')
-      .replaceAll("'connection-manager-kit/dashboard'", "'../../src/dashboard/index.js'")
-      .replaceAll("'connection-manager-kit'", "'../../src/index.js'");
-    const source = readFileSync(fixture, 'utf8');
-    expect(source.endsWith(asFixture), 'test/fixtures/dashboard-example.ts ends with the doc example').toBe(true);
-  });
-
-  test('runs, prints the URL, and exits by itself', async () => {
-    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        clearTimeout(killer);
-        resolve({ code, out });
-      });
-    });
-    expect(result.code).toBe(0);
-    expect(result.out).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/[\w-]{32}\//);
-  });
-});

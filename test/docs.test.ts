@@ -35,6 +35,7 @@ beforeAll(() => {
           paths: {
             'connection-manager-kit': ['../src/index.ts'],
             'connection-manager-kit/machines': ['../machines/index.ts'],
+            'connection-manager-kit/dashboard': ['../src/dashboard/index.ts'],
           },
         },
         include: ['*.ts'],
