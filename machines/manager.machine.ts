@@ -105,10 +105,15 @@ export const managerMachine = setup({
     }),
 
     // Effects: the runtime provides versions that keep pools and links in its own registry.
-    /** POOL.OPEN: start the key's pool actor. */
-    openPool: enqueueActions(({ event, enqueue }) => {
+    /**
+     * POOL.OPEN: start the key's pool actor, and tell it if keys wait for slots: noteContention
+     * tells pools only when the queue fills or empties, and a pool that believed otherwise would
+     * reuse its slots ahead of the keys queued before it.
+     */
+    openPool: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'POOL.OPEN') return;
       enqueue.spawnChild('pool', { id: poolId(event.key), input: { key: event.key, config: event.config } });
+      if (context.contended) enqueue.sendTo(poolId(event.key), { type: 'SLOTS.CONTENDED', contended: true });
     }),
     /** LINK.OPEN: start the link's connection actor. */
     openLink: enqueueActions(({ event, enqueue }) => {
