@@ -1,11 +1,13 @@
 /**
  * Model-based test of the connection machine: every state and transition, reached by generated
  * paths replayed on a running connection under a parent that records its reports, with its
- * effect actions recorded too. Three inputs: pooled with an attempt timeout (connecting.timed),
- * pooled without one (connecting.untimed, entered through an eventless transition), and
- * supervised. The subtlety: the results of effects are plain events here, so the model only
- * sends each where the runtime can (a CREATED only while connecting, a DESTROYED only while
- * closing, ...); the log of effects and reports is what the invariants read.
+ * effect actions recorded too. The actor starts spare and each path STARTs it (timed or untimed,
+ * a pooled or a supervised input per run); a closed or failed one is STARTed again, as a pool
+ * reuses it, so the invariants hold per lifecycle (per START). The subtlety: the results of
+ * effects are plain events here, so the model only sends each where the runtime can (a CREATED
+ * only while connecting, a DESTROYED only while closing, ...); the log of effects and reports is
+ * what the invariants read, and the model counts lifecycles (up to two: a third is like the
+ * second) as its environment, the machine keeping no count.
  */
 import { expect, test } from 'vitest';
 import {
@@ -14,17 +16,30 @@ import {
   setup,
   type AnyActorRef,
   type AnyEventObject,
+  type AnyMachineSnapshot,
   type InspectionEvent,
   type SimulatedClock,
 } from 'xstate';
 import {
   connectionMachine,
+  SPARE_CONTEXT,
+  type CloseReason,
   type ConnectionContext,
   type ConnectionEvent,
   type ConnectionInput,
   type ConnectionReport,
 } from '../../machines/connection.machine.js';
-import { formatReport, holds, mergeReports, pendingTimers, runModel, same, type ModelReport, type System } from './harness.js';
+import {
+  formatReport,
+  holds,
+  mergeReports,
+  pendingTimers,
+  runModel,
+  same,
+  type Environment,
+  type ModelReport,
+  type System,
+} from './harness.js';
 
 /** ms between attempts (the test's retry strategy); a drop sooner than STABILITY_WINDOW ms after opening is premature. */
 const RETRY_DELAY = 700;
@@ -81,15 +96,32 @@ function paired(log: readonly string[], a: string, b: string): boolean {
   return open;
 }
 
+type Start = Extract<ConnectionEvent, { type: 'START' }>;
+type Report = ConnectionReport;
+
+/** The current lifecycle, from its START: what the path did so far that the invariants depend on. */
+interface Lifecycle {
+  input: ConnectionInput;
+  /** Where it begins in the log and in the reports. */
+  logStart: number;
+  reportStart: number;
+  prematureDrop: boolean;
+  /** Counts when it was retired. */
+  retired: { readies: number; creates: number } | undefined;
+  /** The reason of the DISCARD that ended its lease. */
+  discarded: CloseReason | undefined;
+  attemptBefore: number;
+}
+
 /** A running connection under a recording parent; the log holds its effects and the parent's reports, in order. */
-function startConnection(input: ConnectionInput, clock: SimulatedClock, inspect: (e: InspectionEvent) => void) {
+function startConnection(clock: SimulatedClock, inspect: (e: InspectionEvent) => void) {
   const log: string[] = [];
-  const reports: ConnectionReport[] = [];
+  const reports: Report[] = [];
   const parent = setup({
-    types: { events: {} as ConnectionReport },
+    types: { events: {} as Report },
     actors: { connection: instrumented(log) },
   }).createMachine({
-    invoke: { id: 'connection', src: 'connection', input },
+    invoke: { id: 'connection', src: 'connection' },
     on: {
       '*': {
         actions: ({ event }) => {
@@ -102,39 +134,85 @@ function startConnection(input: ConnectionInput, clock: SimulatedClock, inspect:
   const root = createActor(parent, { clock, inspect });
   root.start();
   const target = root.getSnapshot().children.connection as AnyActorRef;
-  // What the path did so far, for the invariants that depend on it.
-  let prematureDrop = false;
-  let attemptBefore = 0;
-  let retired: { readies: number; creates: number } | undefined;
-  const system: System = {
+  let life: Lifecycle | undefined;
+  let lifecycles = 0;
+  /** The id of the first START: the actor's for good. */
+  let actorId: string | undefined;
+  let logBefore = 0;
+  let reportsBefore = 0;
+  const system: System<number> = {
     target,
     stop: () => root.stop(),
     check(snapshot, event) {
       const c = snapshot.context as ConnectionContext;
-      const types = reports.map((r) => r.type);
-      const readies = count(types, 'CONNECTION.READY');
       const trace = () => log.join(',');
+      const timers = pendingTimers(target).map((t) => t.type.replace(/^xstate\.after\.(\w+)\..*$/, '$1'));
+      if (event?.type === 'START') {
+        const input = (event as Start).input;
+        lifecycles++;
+        actorId ??= input.id;
+        // A new connection begins only after the last one ended (and reported its end).
+        if (lifecycles > 1) {
+          const lastReport = reports[reportsBefore - 1]?.type;
+          holds(lastReport === 'CONNECTION.CLOSED' || lastReport === 'CONNECTION.FAILED', 'START before the last connection ended');
+        }
+        life = {
+          input,
+          logStart: logBefore,
+          reportStart: reportsBefore,
+          prematureDrop: false,
+          retired: undefined,
+          discarded: undefined,
+          attemptBefore: 0,
+        };
+        // The context is the input's, and nothing of the last connection: first attempt, not
+        // opened, no close reason, no error; the id stays the actor's (its parent knows it by it).
+        expect(c, 'the context after START').toEqual({ ...SPARE_CONTEXT, ...input, id: actorId, attempt: 1 });
+        const substate = Number.isFinite(input.attemptTimeout) ? 'timed' : 'untimed';
+        holds(snapshot.matches({ connecting: substate }), `START enters connecting.${substate}`);
+        expect(log.slice(logBefore), 'the effects of START').toEqual(['startCreate', 'announceConnecting']);
+      }
+      if (life === undefined) {
+        // Spare: its static context, nothing done, nothing pending, whatever it was sent.
+        holds(snapshot.matches('spare'), 'spare until STARTed');
+        same(c, SPARE_CONTEXT, 'a spare actor keeps the static context');
+        same(log.length, 0, 'effects or reports before START');
+        same(timers.length, 0, 'timers before START');
+        logBefore = log.length;
+        reportsBefore = reports.length;
+        return;
+      }
+      const { input } = life;
+      const lifeLog = log.slice(life.logStart);
+      const lifeReports = reports.slice(life.reportStart);
+      const types = lifeReports.map((r) => r.type);
+      const readies = count(types, 'CONNECTION.READY');
+      holds(!snapshot.matches('spare'), 'spare again');
 
-      // Report protocol: READY once per (re)connection, FAILED or CLOSED at most once and last.
+      // Report protocol, per lifecycle: READY once per (re)connection, FAILED or CLOSED at most
+      // once and last; every earlier lifecycle reported its end exactly once.
       const ends = count(types, 'CONNECTION.FAILED') + count(types, 'CONNECTION.CLOSED');
-      holds(ends <= 1, () => `two final reports: ${trace()}`);
+      holds(ends <= 1, () => `two final reports in one lifecycle: ${trace()}`);
+      const allEnds = reports.filter((r) => r.type !== 'CONNECTION.READY').length;
+      same(allEnds, lifecycles - 1 + ends, 'each lifecycle reports its end once');
       let attemptSinceReady = true;
-      for (const entry of log) {
+      for (const entry of lifeLog) {
         if (entry === 'startCreate') attemptSinceReady = true;
         if (entry === 'CONNECTION.READY') {
           holds(attemptSinceReady, () => `READY twice for one connection: ${trace()}`);
           attemptSinceReady = false;
         }
       }
-      for (const r of reports) holds(r.id === input.id && r.epoch === input.epoch, 'reports name the connection and its epoch');
+      // Reports name the actor (not a later START's id) and the lifecycle's epoch.
+      for (const r of lifeReports) holds(r.id === actorId && r.epoch === input.epoch, () => `a report names ${r.id}/${r.epoch}`);
       const final = snapshot.matches('closed') ? 'CONNECTION.CLOSED' : snapshot.matches('failed') ? 'CONNECTION.FAILED' : undefined;
       same(ends, final === undefined ? 0 : 1, 'a final report exactly when closed or failed');
       if (final !== undefined) same(types.at(-1), final, 'the final report is the last');
       // What the final report says matches the path that led to it.
-      const last = reports.at(-1);
+      const last = lifeReports.at(-1);
       if (last?.type === 'CONNECTION.CLOSED') {
         same(last.opened, readies > 0, 'CLOSED.opened: it reported READY');
-        same(last.failedAttempt, !input.supervised && prematureDrop, 'CLOSED.failedAttempt: a pooled connection dropped within its window');
+        same(last.failedAttempt, !input.supervised && life.prematureDrop, 'CLOSED.failedAttempt: a pooled one dropped within its window');
         same(last.reason, c.closeReason, 'CLOSED.reason');
       }
       if (last?.type === 'CONNECTION.FAILED') {
@@ -146,22 +224,35 @@ function startConnection(input: ConnectionInput, clock: SimulatedClock, inspect:
       same(c.opened, readies > 0, 'opened = reported READY');
       if (snapshot.matches('open')) same(c.closeReason, undefined, 'open with a close reason');
       if (c.closeReason !== undefined) {
-        retired ??= { readies, creates: count(log, 'startCreate') };
-        same(readies, retired.readies, 'READY after it was retired');
-        same(count(log, 'startCreate'), retired.creates, 'a create started after it was retired');
+        life.retired ??= { readies, creates: count(lifeLog, 'startCreate') };
+        same(readies, life.retired.readies, 'READY after it was retired');
+        same(count(lifeLog, 'startCreate'), life.retired.creates, 'a create started after it was retired');
+      }
+      // A discarded connection closes at once, for the reason given, and is never awaited back.
+      if (event?.type === 'DISCARD') {
+        life.discarded = (event as Extract<ConnectionEvent, { type: 'DISCARD' }>).reason;
+        holds(snapshot.matches({ draining: 'closing' }), 'DISCARD goes straight to closing');
+      }
+      if (life.discarded !== undefined) {
+        same(c.closeReason, life.discarded, 'the close reason of a DISCARD');
+        holds(!snapshot.matches({ draining: 'awaitingReturn' }), 'a discarded connection awaits its return');
+        if (last?.type === 'CONNECTION.CLOSED') same(last.opened, true, 'a discarded connection had opened');
       }
 
-      // Effects: one create per entry into connecting, ended on each exit; one destroy, ever,
-      // and only on the way to closed; validations paired.
+      // Effects: one create per entry into connecting, ended on each exit; one destroy per
+      // lifecycle, and only on the way to closed; validations paired.
       const creating = paired(log, 'startCreate', 'endCreate');
       same(creating, snapshot.matches('connecting'), 'a create runs exactly while connecting');
       const validating = paired(log, 'startValidation', 'endValidation');
       same(validating, snapshot.matches({ open: 'validating' }), 'a validation runs exactly while validating');
-      const destroys = count(log, 'startDestroy');
+      const destroys = count(lifeLog, 'startDestroy');
       same(destroys, snapshot.matches({ draining: 'closing' }) || snapshot.matches('closed') ? 1 : 0, 'destroys started');
-      // Timers: exactly the one of the state it is in (an attempt, a backoff, a validation, a
-      // destroy); none once closed or failed, which are not final states.
-      const timers = pendingTimers(target).map((t) => t.type.replace(/^xstate\.after\.(\w+)\..*$/, '$1'));
+      // Timers: exactly the one of the state it is in (an attempt with a finite timeout, a
+      // backoff, a validation, a destroy); none once closed or failed, which are not final
+      // states, and none for an attempt without a timeout.
+      if (snapshot.matches('connecting')) {
+        same(snapshot.matches({ connecting: 'timed' }), Number.isFinite(input.attemptTimeout), 'timed exactly with a finite attemptTimeout');
+      }
       const expectedTimer = snapshot.matches({ connecting: 'timed' })
         ? 'attemptTimeout'
         : snapshot.matches('backoff')
@@ -173,25 +264,25 @@ function startConnection(input: ConnectionInput, clock: SimulatedClock, inspect:
               : undefined;
       same(timers.join(), expectedTimer ?? '', 'pending timers');
       // The user hears what the parent hears.
-      same(count(log, 'announceReady'), readies, 'announced ready');
-      same(count(log, 'announceFailed'), count(types, 'CONNECTION.FAILED'), 'announced failed');
-      same(count(log, 'announceClosed'), count(types, 'CONNECTION.CLOSED'), 'announced closed');
-      same(count(log, 'announceConnecting'), count(log, 'startCreate'), 'announced connecting');
+      same(count(lifeLog, 'announceReady'), readies, 'announced ready');
+      same(count(lifeLog, 'announceFailed'), count(types, 'CONNECTION.FAILED'), 'announced failed');
+      same(count(lifeLog, 'announceClosed'), count(types, 'CONNECTION.CLOSED'), 'announced closed');
+      same(count(lifeLog, 'announceConnecting'), count(lifeLog, 'startCreate'), 'announced connecting');
 
       // Attempts: 1..maxAttempts; a pooled connection never reconnects once it has opened.
       holds(c.attempt >= 1 && c.attempt <= input.maxAttempts, () => `attempt ${c.attempt} out of 1..${input.maxAttempts}`);
       if (snapshot.matches('backoff')) holds(c.attempt < input.maxAttempts, 'a backoff after the last attempt');
       if (!input.supervised && readies > 0) {
-        holds(!log.slice(log.indexOf('CONNECTION.READY')).includes('startCreate'), 'a pooled connection reconnected');
+        holds(!lifeLog.slice(lifeLog.indexOf('CONNECTION.READY')).includes('startCreate'), 'a pooled connection reconnected');
       }
 
       // Drops: a young one is the attempt failing, an old one (supervised) a fresh start.
       if (event?.type === 'DROPPED') {
         const young = (event as Extract<ConnectionEvent, { type: 'DROPPED' }>).openMs < input.stabilityWindow;
-        prematureDrop = young;
+        life.prematureDrop = young;
         if (input.supervised && young) {
-          same(c.attempt, attemptBefore, 'a young drop continues the attempts');
-          holds(snapshot.matches(attemptBefore < input.maxAttempts ? 'backoff' : 'failed'), 'a young drop is a failed attempt');
+          same(c.attempt, life.attemptBefore, 'a young drop continues the attempts');
+          holds(snapshot.matches(life.attemptBefore < input.maxAttempts ? 'backoff' : 'failed'), 'a young drop is a failed attempt');
         } else if (input.supervised) {
           holds(snapshot.matches('connecting'), 'a supervised connection reconnects');
           same(c.attempt, 1, 'attempts start over after a drop');
@@ -200,7 +291,9 @@ function startConnection(input: ConnectionInput, clock: SimulatedClock, inspect:
           same(c.failedAttempt, young, 'failedAttempt');
         }
       }
-      attemptBefore = c.attempt;
+      life.attemptBefore = c.attempt;
+      logBefore = log.length;
+      reportsBefore = reports.length;
     },
   };
   return system;
@@ -217,8 +310,13 @@ const POOLED: ConnectionInput = {
   validationTimeout: 400,
   destroyTimeout: 900,
 };
-const POOLED_UNTIMED: ConnectionInput = { ...POOLED, attemptTimeout: Number.POSITIVE_INFINITY };
 const SUPERVISED: ConnectionInput = { ...POOLED, id: 'k@1', supervised: true, epoch: 0 };
+const untimed = (input: ConnectionInput): ConnectionInput => ({ ...input, attemptTimeout: Number.POSITIVE_INFINITY });
+/**
+ * The input of a later START: a later epoch (the pool's breaker may have opened meanwhile) and
+ * another id, which the actor must not take (reports must keep naming the actor its parent knows).
+ */
+const later = (input: ConnectionInput): ConnectionInput => ({ ...input, id: `${input.id}-next`, epoch: input.epoch + 1 });
 
 const EVENTS: ConnectionEvent[] = [
   { type: 'CREATED', lent: false },
@@ -230,6 +328,8 @@ const EVENTS: ConnectionEvent[] = [
   { type: 'DROPPED', error: 'ECONNRESET', openMs: STABILITY_WINDOW - 1 },
   { type: 'DROPPED', error: 'ECONNRESET', openMs: STABILITY_WINDOW },
   { type: 'RETIRE', reason: 'shutdown' },
+  { type: 'DISCARD', reason: 'discarded' },
+  { type: 'DISCARD', reason: 'uses' },
   { type: 'CHECKOUT' },
   { type: 'CHECKIN' },
   { type: 'VALIDATE' },
@@ -238,8 +338,11 @@ const EVENTS: ConnectionEvent[] = [
 ];
 
 /** Where the runtime can send each event. A late RETIRE may reach a connection in any state. */
-function canSend(snapshot: { matches(value: unknown): boolean }, event: AnyEventObject): boolean {
+function canSend(snapshot: AnyMachineSnapshot, event: AnyEventObject): boolean {
   switch (event.type) {
+    case 'START':
+      // An actor is started when spare, and again (its slot reused) once its connection ended.
+      return 'input' in event && (snapshot.matches('spare') || snapshot.matches('closed') || snapshot.matches('failed'));
     case 'CREATED':
     case 'CREATE_FAILED':
       return snapshot.matches('connecting');
@@ -255,34 +358,50 @@ function canSend(snapshot: { matches(value: unknown): boolean }, event: AnyEvent
       return snapshot.matches({ open: 'idle' });
     case 'CHECKIN':
       return snapshot.matches({ open: 'inUse' }) || snapshot.matches({ draining: 'awaitingReturn' });
+    case 'DISCARD':
+      // The ledger discards only a connection it lent (destroyConnection, maxUses).
+      return snapshot.matches({ open: 'inUse' });
     case 'FORCE':
       // The shutdown timeout forces what it retired before (a connection it never retired is
-      // not open).
+      // not open); a spare actor has nothing to force.
       return !snapshot.matches('open');
     default:
       return true;
   }
 }
 
-test('connection machine: every generated path, replayed on a running actor (pooled, untimed, supervised)', () => {
+/** Lifecycles begun so far, up to two (a third lifecycle's states are the second's). */
+const lifecycles: Environment<number> = {
+  initial: 0,
+  next: (env, event) => (event.type === 'START' ? Math.min(env + 1, 2) : env),
+};
+
+test('connection machine: every generated path, replayed on a running actor (pooled, supervised; two lifecycles)', () => {
   const reports: ModelReport[] = [];
-  for (const [name, input] of [
+  for (const [name, first] of [
     ['pooled', POOLED],
-    ['pooled, untimed', POOLED_UNTIMED],
     ['supervised', SUPERVISED],
   ] as const) {
     reports.push(
       runModel({
         name: `connection (${name})`,
         machine: instrumented([]),
-        input,
-        events: () => EVENTS,
+        environment: lifecycles,
+        // A timed and an untimed START, each time: a pool's attemptTimeout may change between
+        // two connections of one actor.
+        events: (s) => [
+          ...(s.matches('spare') ? [first, untimed(first)] : [later(first), untimed(later(first))]).map(
+            (input): ConnectionEvent => ({ type: 'START', input }),
+          ),
+          ...EVENTS,
+        ],
         filterEvents: canSend,
-        serialize: (s) => {
+        serialize: (s, env) => {
           const c = s.context as ConnectionContext;
-          return JSON.stringify([s.value, c.opened, c.closeReason, c.error !== undefined, c.attempt, c.failedAttempt]);
+          const timed = Number.isFinite(c.attemptTimeout);
+          return JSON.stringify([env, s.value, timed, c.opened, c.closeReason, c.error !== undefined, c.attempt, c.failedAttempt]);
         },
-        start: (clock, inspect) => startConnection(input, clock, inspect),
+        start: (clock, inspect) => startConnection(clock, inspect),
       }),
     );
   }
@@ -294,9 +413,11 @@ test('connection machine: every generated path, replayed on a running actor (poo
 });
 
 test('connection machine runs alone: no parent, no runtime', () => {
-  const actor = createActor(connectionMachine, { input: SUPERVISED });
+  const actor = createActor(connectionMachine);
   actor.start();
-  expect(actor.getSnapshot().matches('connecting')).toBe(true);
+  expect(actor.getSnapshot().value).toBe('spare');
+  actor.send({ type: 'START', input: SUPERVISED });
+  expect(actor.getSnapshot().value).toEqual({ connecting: 'timed' });
   actor.send({ type: 'CREATED', lent: false });
   expect(actor.getSnapshot().matches({ open: 'idle' })).toBe(true);
   actor.send({ type: 'DROPPED', error: 'ECONNRESET', openMs: 60_000 });
@@ -311,13 +432,25 @@ test('connection machine runs alone: no parent, no runtime', () => {
   expect(snapshot.matches('closed')).toBe(true);
   expect(snapshot.context.closeReason).toBe('closed');
   expect(snapshot.status).toBe('active');
+  // The same actor begins the next connection, untimed this time, with nothing of the last.
+  actor.send({ type: 'START', input: untimed(later(SUPERVISED)) });
+  expect(actor.getSnapshot().value).toEqual({ connecting: 'untimed' });
+  expect(actor.getSnapshot().context).toMatchObject({ id: SUPERVISED.id, epoch: 1, attempt: 1, closeReason: undefined, opened: false });
   actor.stop();
 
-  // The default retry strategy gives up after the first failed attempt.
-  const failing = createActor(connectionMachine, { input: POOLED });
+  // The default retry strategy gives up after the first failed attempt; a lent connection
+  // discarded by its holder closes at once.
+  const failing = createActor(connectionMachine);
   failing.start();
+  failing.send({ type: 'START', input: POOLED });
   failing.send({ type: 'CREATE_FAILED', error: 'ECONNREFUSED' });
   expect(failing.getSnapshot().matches('failed')).toBe(true);
   expect(failing.getSnapshot().context.attempt).toBe(1);
+  failing.send({ type: 'START', input: POOLED });
+  failing.send({ type: 'CREATED', lent: true });
+  failing.send({ type: 'DISCARD', reason: 'discarded' });
+  expect(failing.getSnapshot().value).toEqual({ draining: 'closing' });
+  failing.send({ type: 'DESTROYED' });
+  expect(failing.getSnapshot().context).toMatchObject({ closeReason: 'discarded', opened: true });
   failing.stop();
 });

@@ -1,11 +1,12 @@
 /**
  * Model-based test of the manager machine: every state and transition, reached by generated
  * paths replayed on a running manager, with LRU off and on. The manager's default actions are
- * the ones under test (they spawn, grant, stop and shut down children by id); its pools and
- * links are stand-ins that record what they receive, and the test plays them by sending their
- * reports. The subtlety: the manager counts pools and links but does not list them, so the
- * model reads which are open from the snapshot's children, and the first invariant is that
- * those agree with the counts.
+ * the ones under test (they spawn, START, grant, stop, tell of contention and shut down
+ * children by id); its pools and links are stand-ins that record what they receive, and the
+ * test plays them by sending their reports. The subtlety: the manager counts pools and links
+ * but does not list them, so the model reads which are open from the snapshot's children, and
+ * the first invariant is that those agree with the counts. Shutdown is bounded (a timeout) or
+ * patient (timeout Infinity: no timer).
  */
 import { expect, test } from 'vitest';
 import {
@@ -20,7 +21,7 @@ import {
 import type { ConnectionInput } from '../../machines/connection.machine.js';
 import { linkId, poolId } from '../../machines/ids.js';
 import { managerMachine, type CacheConfig, type ManagerContext, type ManagerEvent } from '../../machines/manager.machine.js';
-import type { PoolConfig, PoolInput } from '../../machines/pool.machine.js';
+import type { PoolConfig, PoolContext } from '../../machines/pool.machine.js';
 import { formatReport, holds, mergeReports, pendingTimers, runModel, same, type ModelReport, type System } from './harness.js';
 
 const CONFIG: PoolConfig = {
@@ -50,15 +51,17 @@ function linkInput(id: string): ConnectionInput {
     supervised: true,
     epoch: 0,
     stabilityWindow: 1000,
-    validationTimeout: Number.POSITIVE_INFINITY,
+    validationTimeout: 500,
     destroyTimeout: 600,
   };
 }
 
 /** What the stand-ins and the manager's runtime-facing actions saw. */
 interface Seen {
-  /** Per child id: the events its current actor received, in order. */
+  /** Per child id: the events its current actor received, in order (`SLOTS.CONTENDED:true` with its value). */
   received: Map<string, string[]>;
+  /** Per link id: the inputs of the STARTs it received. */
+  starts: Map<string, ConnectionInput[]>;
   /** SLOT.GRANTED received by any pool, ever. */
   grants: number;
   /** Per pool id: slots it asked for and has not been granted (the test counts the requests). */
@@ -70,23 +73,22 @@ interface Seen {
 
 /** The manager as traversed and run: stand-in pools and links, and its notifications recorded. */
 function instrumented(seen: Seen) {
-  const standIn = <I>(idOf: (input: I) => string) =>
-    fromCallback<AnyEventObject, I>(({ input, receive }) => {
-      const id = idOf(input);
-      const log: string[] = [];
-      seen.received.set(id, log);
-      receive((event) => {
-        log.push(event.type);
-        if (event.type !== 'SLOT.GRANTED') return;
-        seen.grants++;
-        seen.owed.set(id, (seen.owed.get(id) ?? 0) - 1);
-      });
+  const standIn = fromCallback<AnyEventObject>(({ self, receive }) => {
+    const id = self.id;
+    const log: string[] = [];
+    const starts: ConnectionInput[] = [];
+    seen.received.set(id, log);
+    if (!id.startsWith('pool:')) seen.starts.set(id, starts);
+    receive((event) => {
+      log.push(event.type === 'SLOTS.CONTENDED' ? `SLOTS.CONTENDED:${String(event.contended)}` : event.type);
+      if (event.type === 'START') starts.push((event as { type: 'START'; input: ConnectionInput }).input);
+      if (event.type !== 'SLOT.GRANTED') return;
+      seen.grants++;
+      seen.owed.set(id, (seen.owed.get(id) ?? 0) - 1);
     });
+  });
   return managerMachine.provide({
-    actors: {
-      pool: standIn<PoolInput>((input) => poolId(input.key)) as never,
-      link: standIn<ConnectionInput>((input) => input.id) as never,
-    },
+    actors: { pool: standIn as never, link: standIn as never },
     actions: {
       linkReport: () => void seen.linkReports++,
       evictLeastRecentlyUsed: ({ event }) => {
@@ -99,7 +101,24 @@ function instrumented(seen: Seen) {
   });
 }
 
-const newSeen = (): Seen => ({ received: new Map(), grants: 0, owed: new Map(), evictions: [], phases: [], linkReports: 0 });
+const newSeen = (): Seen => ({
+  received: new Map(),
+  starts: new Map(),
+  grants: 0,
+  owed: new Map(),
+  evictions: [],
+  phases: [],
+  linkReports: 0,
+});
+
+/** What a pool was last told of contention (a pool begins uncontended). */
+function toldContended(log: readonly string[]): boolean {
+  for (let i = log.length - 1; i >= 0; i--) {
+    const entry = log[i] ?? '';
+    if (entry.startsWith('SLOTS.CONTENDED:')) return entry.endsWith('true');
+  }
+  return false;
+}
 
 function startManager(cache: CacheConfig, clock: SimulatedClock, inspect: (e: InspectionEvent) => void) {
   const seen = newSeen();
@@ -110,6 +129,8 @@ function startManager(cache: CacheConfig, clock: SimulatedClock, inspect: (e: In
   let linkEvents = 0;
   let before = actor.getSnapshot() as AnyMachineSnapshot;
   let deliveredBefore = 0;
+  /** Per pool id: how many events it had received before this step. */
+  let receivedBefore = new Map<string, number>();
   const system: System = {
     target: actor as AnyActorRef,
     stop: () => actor.stop(),
@@ -152,6 +173,29 @@ function startManager(cache: CacheConfig, clock: SimulatedClock, inspect: (e: In
       same(c.links, children.filter((id) => !id.startsWith('pool:')).length, 'links = link children');
       // Every link report reaches the runtime.
       same(seen.linkReports, linkEvents, 'link reports passed on');
+      // A link is STARTed once, at once, with the input it was opened with.
+      for (const id of children.filter((child) => !child.startsWith('pool:'))) {
+        const starts = seen.starts.get(id) ?? [];
+        same(starts.length, 1, `${id} STARTed once`);
+        same(seen.received.get(id)?.[0], 'START', `${id}: START first`);
+        const opened = event?.type === 'LINK.OPEN' ? (event as Extract<ManagerEvent, { type: 'LINK.OPEN' }>).input : undefined;
+        if (opened?.id === id) expect(starts[0], `${id} STARTed with its input`).toEqual(opened);
+      }
+      // Contention: while it runs, the manager says keys wait exactly when its queue is not
+      // empty, and tells every open pool (once, with the new value) exactly when that changes.
+      const pools = children.filter((id) => id.startsWith('pool:'));
+      if (running) {
+        same(c.contended, c.queue.length > 0, 'contended = keys wait for slots');
+        const changed = before.matches('running') && c.contended !== b.contended;
+        for (const id of pools) {
+          const log = seen.received.get(id) ?? [];
+          const told = log.slice(receivedBefore.get(id) ?? 0).filter((e) => e.startsWith('SLOTS.CONTENDED'));
+          if (receivedBefore.has(id)) same(told.join(), changed ? `SLOTS.CONTENDED:${String(c.contended)}` : '', `${id} told of contention`);
+          // ... so every open pool knows whether other keys wait (a new one included).
+          same(toldContended(log), c.contended, `${id} knows whether keys wait for slots`);
+        }
+      }
+      receivedBefore = new Map(pools.map((id) => [id, seen.received.get(id)?.length ?? 0]));
       // Shutdown: every child still open was told once (pools SHUTDOWN, links RETIRE), forced
       // once the timeout fired; no slot granted any more.
       if (!running) {
@@ -166,9 +210,20 @@ function startManager(cache: CacheConfig, clock: SimulatedClock, inspect: (e: In
       } else {
         same(seen.phases.length, 0, 'shutdown phases while running');
       }
-      // One timer, the shutdown timeout, from the shutdown until it fires or all is closed.
-      const timing = snapshot.matches('shuttingDown') && !seen.phases.includes('forced');
-      same(pendingTimers(actor).length, timing ? 1 : 0, 'pending timers');
+      // One timer, the shutdown timeout, from a bounded shutdown until it fires or all is
+      // closed; none for a patient one (timeout Infinity), which is never forced.
+      const patient = before.matches('running') && event?.type === 'SHUTDOWN'
+        ? (event as Extract<ManagerEvent, { type: 'SHUTDOWN' }>).timeout === Number.POSITIVE_INFINITY
+        : undefined;
+      if (patient !== undefined && snapshot.matches('shuttingDown')) {
+        holds(snapshot.matches({ shuttingDown: patient ? 'patient' : 'bounded' }), 'a shutdown is patient exactly with timeout Infinity');
+      }
+      if (snapshot.matches({ shuttingDown: 'patient' })) holds(!seen.phases.includes('forced'), 'a patient shutdown forced');
+      const forced = seen.phases.includes('forced') && !snapshot.matches('stopped');
+      same(snapshot.matches({ shuttingDown: 'forced' }), forced, 'forced once the timeout fired');
+      const timers = pendingTimers(actor);
+      same(timers.length, snapshot.matches({ shuttingDown: 'bounded' }) ? 1 : 0, 'pending timers');
+      if (timers.length > 0) same(timers[0]?.delay, SHUTDOWN_TIMEOUT, 'the shutdown timer is the timeout');
       if (snapshot.matches('stopped')) {
         expect(seen.phases).toEqual(
           seen.phases.includes('forced') ? ['started', 'forced', 'completed'] : ['started', 'completed'],
@@ -211,6 +266,8 @@ test('manager machine: every generated path, replayed on a running actor (LRU of
             { type: 'CONNECTION.CLOSED', id, epoch: 0, reason: 'shutdown', opened: true, failedAttempt: false, error: undefined },
           ]),
           { type: 'SHUTDOWN', timeout: SHUTDOWN_TIMEOUT },
+          // A patient shutdown (LRU plays no part in shutting down: one run suffices).
+          ...(enableLRU ? [] : [{ type: 'SHUTDOWN', timeout: Number.POSITIVE_INFINITY } satisfies ManagerEvent]),
         ],
         filterEvents: (s, e) => {
           const c = s.context as ManagerContext;
@@ -244,7 +301,7 @@ test('manager machine: every generated path, replayed on a running actor (LRU of
         },
         serialize: (s) => {
           const c = s.context as ManagerContext;
-          return JSON.stringify([s.value, c.granted, c.queue, Object.keys(s.children).sort()]);
+          return JSON.stringify([s.value, c.granted, c.queue, c.contended, Object.keys(s.children).sort()]);
         },
         start: (clock, inspect) => startManager(cache, clock, inspect),
       }),
@@ -289,4 +346,46 @@ test('manager machine runs alone: real pools and links, no parent, no runtime', 
   expect(stopped.value).toBe('stopped');
   expect(stopped.status).toBe('done');
   expect(stopped.context).toMatchObject({ granted: 0, pools: 0, links: 0 });
+});
+
+test('manager machine runs alone: a pool opened while keys wait for slots gives a freed slot to them, not to its own callers', () => {
+  const actor = createActor(managerMachine, {
+    input: { cache: { maxConnections: 1, ttl: Number.POSITIVE_INFINITY, enableLRU: false } },
+  });
+  actor.start();
+  const pool = (key: string) => actor.getSnapshot().children[poolId(key)] as AnyActorRef;
+  const context = (key: string) => (pool(key).getSnapshot() as AnyMachineSnapshot).context as PoolContext;
+  const connection = (key: string, n: number) => (pool(key).getSnapshot() as AnyMachineSnapshot).children[`${key}#${n}`] as AnyActorRef;
+  const demand = (key: string, waiting: number) => pool(key).send({ type: 'DEMAND', waiting, holdMs: 0, createMs: 0, oldestWaitMs: 0 });
+  /** A lent connection given back broken: the pool hears it CLOSED (its callers still waiting). */
+  const discard = (ref: AnyActorRef) => {
+    ref.send({ type: 'CREATED', lent: true });
+    ref.send({ type: 'DISCARD', reason: 'discarded' });
+    ref.send({ type: 'DESTROYED' });
+  };
+  // b holds the one slot; a waits for it.
+  actor.send({ type: 'POOL.OPEN', key: 'b', config: CONFIG });
+  demand('b', 1);
+  actor.send({ type: 'POOL.OPEN', key: 'a', config: CONFIG });
+  demand('a', 1);
+  expect(actor.getSnapshot().context).toMatchObject({ granted: 1, queue: ['a'], contended: true });
+  // c opens while a waits: it must know, though the queue's emptiness does not change.
+  actor.send({ type: 'POOL.OPEN', key: 'c', config: CONFIG });
+  expect(context('c').contended).toBe(true);
+  demand('c', 1);
+  // b's connection closes: its slot goes to a, and b asks again (the runtime's reportDemand:
+  // its caller still waits); then a's goes to c, likewise.
+  discard(connection('b', 1));
+  demand('b', 1);
+  expect(actor.getSnapshot().context.queue).toEqual(['c', 'b']);
+  discard(connection('a', 1));
+  demand('a', 1);
+  expect(actor.getSnapshot().context.queue).toEqual(['b', 'a']);
+  // c's connection closes while its caller still waits: the slot goes back to b, first in the
+  // queue, instead of being reused for c's caller.
+  discard(connection('c', 1));
+  expect(connection('c', 1)).toBeUndefined();
+  expect(context('b').connecting).toBe(1);
+  expect(actor.getSnapshot().context.queue).toEqual(['a']);
+  actor.stop();
 });

@@ -6,11 +6,15 @@
  * stand-ins spawned by the machine's default spawnConnection, so `children` are the live ones.
  *
  * The subtlety is the epoch: a report counts as a new failure episode only if the connection
- * was spawned in the current one. The model reads each live child's epoch from its input, keeps
- * which child is open as its environment (the pool only counts them), and sends each report as
- * a child that can send it: the first connecting or open child of the current episode and of an
- * older one. The serialized state keeps how many live children are of an older episode, not
- * the epochs (they grow without bound).
+ * was started in the current one. The pool only counts its connections, so the model keeps, as
+ * its environment, each live child's phase (connecting or open) and the epoch it was STARTed in
+ * (spawned, or reused for the next connection when its slot is: a CLOSED child that stays live),
+ * checked against the START the stand-in received; it sends each report as a child that can
+ * send it: the first connecting or open child of the current episode and of an older one. The
+ * serialized state keeps how many live children are of an older episode, not the epochs (they
+ * grow without bound). CLOSED reports carry the ledger's demand facts, as the runtime's do (or
+ * none, as a pool run alone gets them), and the manager may say that other keys wait for slots
+ * (SLOTS.CONTENDED): together they decide whether a closed connection's slot is reused.
  */
 import { expect, test } from 'vitest';
 import {
@@ -25,11 +29,13 @@ import {
   type SimulatedClock,
 } from 'xstate';
 import type { ConnectionInput } from '../../machines/connection.machine.js';
-import { liveConnections } from '../../machines/pool.decisions.js';
+import { connectionsWanted, liveConnections } from '../../machines/pool.decisions.js';
 import {
   createStateOf,
   demandMatters,
   poolMachine,
+  type ClosedReport,
+  type CreateState,
   type PoolConfig,
   type PoolContext,
   type PoolEvent,
@@ -80,14 +86,24 @@ const EFFECTS = [
 ] as const;
 type Effect = (typeof EFFECTS)[number];
 
+/** Per child id: the inputs of the STARTs it received, in order. */
+type Starts = Map<string, ConnectionInput[]>;
+
 /**
- * The pool as traversed and run: inert connections, a sweep that (like the runtime's) answers
- * the next deadline while a connection is open and nothing otherwise, and every ledger effect
- * logged.
+ * The pool as traversed and run: inert connections that record the STARTs they receive, a
+ * sweep that (like the runtime's) answers the next deadline while a connection is open and
+ * nothing otherwise, and every ledger effect logged.
  */
-function instrumented(log: Effect[]) {
+function instrumented(log: Effect[], starts: Starts) {
+  const connection = fromCallback<AnyEventObject>(({ self, receive }) => {
+    const received: ConnectionInput[] = [];
+    starts.set(self.id, received);
+    receive((event) => {
+      if (event.type === 'START') received.push((event as { type: 'START'; input: ConnectionInput }).input);
+    });
+  });
   return poolMachine.provide({
-    actors: { connection: fromCallback<AnyEventObject, ConnectionInput>(() => {}) as never },
+    actors: { connection: connection as never },
     actions: {
       sweep: assign({ sweepDelay: ({ context }) => (context.open > 0 ? NEXT_SWEEP : Number.POSITIVE_INFINITY) }),
       ...Object.fromEntries(
@@ -102,53 +118,72 @@ function instrumented(log: Effect[]) {
   });
 }
 
-/** Which live connections are open (the pool only counts them), by child id. */
-type Phases = Readonly<{ [id: string]: 'connecting' | 'open' }>;
+/** A live connection as the environment knows it: open or not, and the epoch it was STARTed in. */
+interface Connection {
+  phase: 'connecting' | 'open';
+  epoch: number;
+}
 
+/** The live connections (the pool only counts them), by child id. */
+type Phases = Readonly<{ [id: string]: Connection }>;
+
+/**
+ * A child that appears was spawned and STARTed in the pool's current epoch; one that reported
+ * CLOSED and is still live was STARTed again (reused), in the current epoch too; READY opens one.
+ */
 const connectionPhases: Environment<Phases> = {
   initial: {},
   next(env, event, after) {
     const ids = Object.keys(after.children);
-    const readied = event.type === 'CONNECTION.READY' ? (event as Report).id : undefined;
-    const next: { [id: string]: 'connecting' | 'open' } = {};
+    const epoch = (after.context as PoolContext).epoch;
+    const reporter = event.type.startsWith('CONNECTION.') ? (event as Report).id : undefined;
+    const next: { [id: string]: Connection } = {};
     let unchanged = ids.length === Object.keys(env).length;
     for (const id of ids) {
-      const phase = id === readied ? 'open' : (env[id] ?? 'connecting');
-      next[id] = phase;
-      if (env[id] !== phase) unchanged = false;
+      const known = env[id];
+      let connection: Connection;
+      if (known === undefined || (id === reporter && event.type === 'CONNECTION.CLOSED')) connection = { phase: 'connecting', epoch };
+      else if (id === reporter && event.type === 'CONNECTION.READY') connection = { phase: 'open', epoch: known.epoch };
+      else connection = known;
+      next[id] = connection;
+      if (known?.phase !== connection.phase || known.epoch !== connection.epoch) unchanged = false;
     }
     return unchanged ? env : next;
   },
 };
 
-interface Child {
+interface Child extends Connection {
   id: string;
-  /** The epoch it was spawned in (its input). */
-  epoch: number;
-  phase: 'connecting' | 'open';
 }
 
 /** The live children, oldest first. */
 function liveChildren(snapshot: AnyMachineSnapshot, env: Phases): Child[] {
   const spawned = (id: string) => Number(id.slice(id.indexOf('#') + 1));
-  return Object.entries(snapshot.children as { [id: string]: AnyActorRef })
-    .map(([id, child]) => ({
-      id,
-      epoch: (child.getSnapshot() as { input: ConnectionInput }).input.epoch,
-      phase: env[id] ?? 'connecting',
-    }))
+  return Object.keys(snapshot.children)
+    .map((id): Child => {
+      const connection = env[id];
+      if (connection === undefined) throw new Error(`the environment does not know ${id}`);
+      return { id, ...connection };
+    })
     .sort((a, b) => spawned(a.id) - spawned(b.id));
 }
 
 type Report = Extract<PoolEvent, { type: `CONNECTION.${string}` }>;
 
+/** The creates phase a pool in `state` decides reuse in, if it may reuse a closed connection's slot. */
+function reusePhase(state: CreateState): 'steady' | 'recovering' | undefined {
+  if (state === 'creating' || state === 'awaitingReturns') return 'steady';
+  return state === 'recovering' ? 'recovering' : undefined;
+}
+
 /** The pool under a parent that records its reports. */
 function startPool(clock: SimulatedClock, inspect: (e: InspectionEvent) => void) {
   const effects: Effect[] = [];
+  const starts: Starts = new Map();
   const sent = { 'SLOT.REQUEST': 0, 'SLOT.RELEASE': 0, 'POOL.CLOSED': 0 };
   const parent = setup({
     types: { events: {} as PoolReport },
-    actors: { pool: instrumented(effects) },
+    actors: { pool: instrumented(effects, starts) },
   }).createMachine({
     invoke: { id: 'pool', src: 'pool', input: { key: 'k', config: BIG } satisfies PoolInput },
     on: {
@@ -167,7 +202,12 @@ function startPool(clock: SimulatedClock, inspect: (e: InspectionEvent) => void)
   let granted = 0;
   let before = target.getSnapshot() as AnyMachineSnapshot;
   let requestsBefore = 0;
+  let releasesBefore = 0;
   let effectsBefore = 0;
+  /** What the manager said last (a pool begins uncontended). */
+  let contended = false;
+  /** Per child id: how many times its slot was reused (each one more START). */
+  const reuses = new Map<string, number>();
   const system: System<Phases> = {
     target,
     stop: () => root.stop(),
@@ -176,6 +216,7 @@ function startPool(clock: SimulatedClock, inspect: (e: InspectionEvent) => void)
       const b = before.context as PoolContext;
       const live = liveConnections(c);
       const newRequests = sent['SLOT.REQUEST'] - requestsBefore;
+      const newReleases = sent['SLOT.RELEASE'] - releasesBefore;
       const state = createStateOf(snapshot.value);
       const stateBefore = createStateOf(before.value);
       if (event?.type === 'SLOT.GRANTED') granted++;
@@ -199,13 +240,65 @@ function startPool(clock: SimulatedClock, inspect: (e: InspectionEvent) => void)
       const children = liveChildren(snapshot, env);
       if (state === 'probing') holds(children.filter((child) => child.epoch === c.epoch).length <= 1, 'one probe at a time');
       same(children.filter((child) => child.phase === 'open').length, c.open, 'open = the children that reported READY');
-      // A connection carries the episode it was spawned in.
-      for (const child of children) {
-        if (before.children[child.id] === undefined) same(child.epoch, c.epoch, `${child.id} spawned in the current episode`);
+      const report = event?.type.startsWith('CONNECTION.') ? (event as Report) : undefined;
+      // A connection that reports its end is stopped and its slot given back, unless its slot
+      // is reused: then the same child begins the next connection (it stays live, connecting).
+      const reused = report?.type === 'CONNECTION.CLOSED' && snapshot.children[report.id] !== undefined;
+      if (reused) {
+        reuses.set(report.id, (reuses.get(report.id) ?? 0) + 1);
+        const facts = report as ClosedReport;
+        // Only for the key's own demand (waiters, or the minimum), only when no other key waits
+        // for a slot, and never while the breaker holds creates back or for a new failure.
+        holds(!b.contended, 'a slot reused while other keys wait for slots');
+        const phase = reusePhase(stateBefore);
+        holds(phase !== undefined, () => `a slot reused in ${stateBefore}`);
+        holds(!(report.failedAttempt && report.epoch === b.epoch), 'a slot reused for a connection that opened the breaker');
+        const waiting = facts.waiting ?? b.waiting;
+        holds(waiting > 0 || (phase === 'steady' && live - 1 < c.config.minConnections), 'a slot reused with nobody waiting');
+        same(c.waiting, waiting, 'a reuse records the demand the report carries');
+        if (phase === 'steady') same(state, 'creating', 'a reuse in steady creates');
+        // The slot stays with the key: not released (nor counted as asked for: see the slot
+        // invariants above).
+        same(newReleases, 0, 'a reused slot released');
+        same(env[report.id]?.phase, 'connecting', 'a reused connection is connecting');
+      } else if (report?.type === 'CONNECTION.CLOSED' || report?.type === 'CONNECTION.FAILED') {
+        holds(snapshot.children[report.id] === undefined, `${report.id} ended and was not stopped`);
+        same(newReleases, 1, 'the slot of an ended connection goes back');
+        // No round trip: uncontended, a slot is released only when the key wants no connection
+        // now (else the same slot would be asked for again at once).
+        const phase = reusePhase(stateBefore);
+        const failure = report.epoch === b.epoch && (report.type === 'CONNECTION.FAILED' || report.failedAttempt);
+        if (report.type === 'CONNECTION.CLOSED' && phase !== undefined && !b.contended && !failure) {
+          same(connectionsWanted(c, phase), 0, 'a slot released that the key still wanted');
+        }
       }
+      // Every live connection was STARTed once, and once more per reuse of its slot, with the
+      // pool's input for it: its own id and the epoch (and config) of the moment.
+      for (const child of children) {
+        const inputs = starts.get(child.id) ?? [];
+        same(inputs.length, 1 + (reuses.get(child.id) ?? 0), `STARTs received by ${child.id}`);
+        same(inputs.at(-1)?.epoch, child.epoch, `${child.id} STARTed in the epoch the model says`);
+        if (before.children[child.id] === undefined || (reused && report.id === child.id)) {
+          expect(inputs.at(-1), `${child.id} STARTed with the pool's input`).toEqual({
+            id: child.id,
+            key: 'k',
+            maxAttempts: c.config.maxAttempts,
+            attemptTimeout: c.config.attemptTimeout,
+            supervised: false,
+            epoch: c.epoch,
+            stabilityWindow: c.config.stabilityWindow,
+            validationTimeout: c.config.validationTimeout,
+            destroyTimeout: c.config.destroyTimeout,
+          } satisfies ConnectionInput);
+        }
+      }
+      // Contention is what the manager said last (while the pool runs to hear it).
+      if (event?.type === 'SLOTS.CONTENDED' && before.matches('running')) {
+        contended = (event as Extract<PoolEvent, { type: 'SLOTS.CONTENDED' }>).contended;
+      }
+      same(c.contended, contended, 'contended = what the manager said last');
       // Failures: +1 exactly on a new-episode failure (which opens the breaker and a new
       // episode), reset only once the pool has been stable; never otherwise.
-      const report = event?.type.startsWith('CONNECTION.') ? (event as Report) : undefined;
       const newEpisode =
         stateBefore !== 'stopping' &&
         report !== undefined &&
@@ -260,6 +353,7 @@ function startPool(clock: SimulatedClock, inspect: (e: InspectionEvent) => void)
 
       before = snapshot;
       requestsBefore = sent['SLOT.REQUEST'];
+      releasesBefore = sent['SLOT.RELEASE'];
       effectsBefore = effects.length;
     },
   };
@@ -283,6 +377,8 @@ interface Scenario {
   configs: PoolConfig[];
   /** The ledger schedules sweeps. */
   sweeps: boolean;
+  /** The manager says when other keys wait for slots. */
+  contention: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -296,6 +392,7 @@ const SCENARIOS: Scenario[] = [
     ],
     configs: [],
     sweeps: false,
+    contention: true,
   },
   {
     name: 'resize',
@@ -305,6 +402,7 @@ const SCENARIOS: Scenario[] = [
     ],
     configs: [BIG, SMALL],
     sweeps: false,
+    contention: false,
   },
   {
     name: 'housekeeping',
@@ -314,13 +412,18 @@ const SCENARIOS: Scenario[] = [
     ],
     configs: [],
     sweeps: true,
+    contention: false,
   },
 ];
 
+/** The demand facts the runtime's CLOSED reports carry (the ledger's, at the close). */
+const closedFacts = (waiting: number) => ({ waiting, ...unknown });
+
 /**
  * The connections' reports, each as a child that can send it, of the current episode and of
- * an older one: a connecting child becomes ready, fails, or closes unwanted; an open one
- * closes, or drops within its stability window.
+ * an older one: a connecting child becomes ready, fails, or closes unwanted (with callers
+ * waiting, or without facts, as a pool run alone hears); an open one closes (callers waiting or
+ * not), or drops within its stability window (callers waiting).
  */
 function reportsFrom(snapshot: AnyMachineSnapshot, env: Phases): PoolEvent[] {
   const c = snapshot.context as PoolContext;
@@ -335,14 +438,16 @@ function reportsFrom(snapshot: AnyMachineSnapshot, env: Phases): PoolEvent[] {
         { type: 'CONNECTION.READY', id, epoch },
         { type: 'CONNECTION.FAILED', id, epoch, attempts: 1, error: 'ECONNREFUSED', permanent: false },
         { type: 'CONNECTION.CLOSED', id, epoch, reason: 'unwanted', opened: false, failedAttempt: false, error: undefined },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'unwanted', opened: false, failedAttempt: false, error: undefined, ...closedFacts(1) },
       );
     }
     const open = ofEpisode.find((child) => child.phase === 'open');
     if (open !== undefined) {
       const { id, epoch } = open;
       events.push(
-        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'idle', opened: true, failedAttempt: false, error: undefined },
-        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'dropped', opened: true, failedAttempt: true, error: 'ECONNRESET' },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'idle', opened: true, failedAttempt: false, error: undefined, ...closedFacts(0) },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'idle', opened: true, failedAttempt: false, error: undefined, ...closedFacts(1) },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'dropped', opened: true, failedAttempt: true, error: 'ECONNRESET', ...closedFacts(1) },
       );
     }
   }
@@ -352,7 +457,7 @@ function reportsFrom(snapshot: AnyMachineSnapshot, env: Phases): PoolEvent[] {
 function poolModel(scenario: Scenario): ModelSpec<Phases> {
   return {
     name: `pool (${scenario.name})`,
-    machine: instrumented([]),
+    machine: instrumented([], new Map()),
     input: { key: 'k', config: BIG } satisfies PoolInput,
     environment: connectionPhases,
     events: (s, env) => [
@@ -361,6 +466,7 @@ function poolModel(scenario: Scenario): ModelSpec<Phases> {
       ...scenario.demands,
       ...scenario.configs.map((config): PoolEvent => ({ type: 'CONFIGURE', config })),
       ...(scenario.sweeps ? [{ type: 'SWEEP.SCHEDULE', delay: SCHEDULED_SWEEP } satisfies PoolEvent] : []),
+      ...(scenario.contention ? [true, false].map((contended): PoolEvent => ({ type: 'SLOTS.CONTENDED', contended })) : []),
       ...reportsFrom(s, env),
     ],
     // Only what a real environment can send in that state.
@@ -368,7 +474,11 @@ function poolModel(scenario: Scenario): ModelSpec<Phases> {
       const c = s.context as PoolContext;
       const event = e as PoolEvent;
       // Events sent bare because the scenario gives no payload for them: left out.
-      if ((event.type === 'CONFIGURE' && event.config === undefined) || (event.type.startsWith('CONNECTION.') && !('id' in event))) {
+      if (
+        (event.type === 'CONFIGURE' && event.config === undefined) ||
+        (event.type === 'SLOTS.CONTENDED' && event.contended === undefined) ||
+        (event.type.startsWith('CONNECTION.') && !('id' in event))
+      ) {
         return false;
       }
       const running = s.matches('running');
@@ -383,6 +493,9 @@ function poolModel(scenario: Scenario): ModelSpec<Phases> {
           return running && event.config.maxConnections !== c.config.maxConnections;
         case 'EVICT':
           return running && c.open > 0;
+        case 'SLOTS.CONTENDED':
+          // The manager tells its pools when the queue's emptiness changes (a closed one is gone).
+          return !s.matches('closed') && event.contended !== c.contended;
         case 'SWEEP.SCHEDULE':
           // A connection got a deadline sooner than the sweep now scheduled.
           return running && scenario.sweeps && c.open > 0 && event.delay < c.sweepDelay;
@@ -401,6 +514,7 @@ function poolModel(scenario: Scenario): ModelSpec<Phases> {
         [c.connecting, c.open, c.requested, c.waiting],
         [c.holdMs, c.createMs, c.oldestWaitMs],
         c.sweepDelay,
+        c.contended,
         // How many connecting and open connections belong to an older episode (their failures
         // count for nothing).
         ['connecting', 'open'].map(
@@ -438,6 +552,15 @@ test('pool machine runs alone: no parent, no runtime', () => {
   // The child reports to its parent, the pool.
   child?.send({ type: 'CREATED', lent: false });
   expect(actor.getSnapshot().context.open).toBe(1);
+  // It closes while two callers still wait (one slot asked for): the same actor begins the
+  // next connection in its slot.
+  child?.send({ type: 'RETIRE', reason: 'idle' });
+  child?.send({ type: 'DESTROYED' });
+  const reused = actor.getSnapshot();
+  expect(reused.children['k#1']).toBe(child);
+  expect(reused.context).toMatchObject({ connecting: 1, open: 0, requested: 1, nextId: 2 });
+  expect(child?.getSnapshot().value).toEqual({ connecting: 'timed' });
+  child?.send({ type: 'CREATED', lent: false });
   actor.send({ type: 'SHUTDOWN' });
   expect(actor.getSnapshot().matches('draining')).toBe(true);
   child?.send({ type: 'RETIRE', reason: 'shutdown' });
