@@ -29,6 +29,46 @@ describe('CacheConfiguration', () => {
     expect(b).not.toBeNull();
   });
 
+  test('a key opened while others wait for slots gives a freed slot to the queue, not to its own callers', async () => {
+    // Reported by the manager model test: a pool opened while the slot queue was already
+    // non-empty was never told so, and reused its slot for its own callers ahead of keys queued
+    // before it. Each key keeps a second caller waiting, so the queue never empties; each key
+    // holds at most one connection, so a waiting caller asks for no second slot. Connections are
+    // destroyed by their callers (a drop would be a failure, and a failure is never reused).
+    const m = manager({ cache: { maxConnections: 1 } });
+    const t = { a: tracker(), b: tracker(), c: tracker() };
+    const got: string[] = [];
+    const acquire = (key: 'a' | 'b' | 'c') =>
+      m.connectionCache.acquireConnection(key, { maxConnections: 1 }, t[key].factory).then((x) => {
+        got.push(key);
+        return x as FakeConnection;
+      });
+    const b1 = await acquire('b');
+    const a1 = acquire('a');
+    await flushMicrotasks();
+    const c1 = acquire('c'); // c opens while a waits for the one slot
+    const b2 = acquire('b');
+    await flushMicrotasks();
+    m.connectionCache.destroyConnection('b', b1); // b's slot goes to a, first in the queue; b asks again for b2
+    const a1c = await a1;
+    const a2 = acquire('a');
+    await flushMicrotasks();
+    m.connectionCache.destroyConnection('a', a1c); // a's slot goes to c; a asks again for a2
+    const c1c = await c1;
+    const c2 = acquire('c');
+    await flushMicrotasks();
+    expect(got).toEqual(['b', 'a', 'c']);
+    m.connectionCache.destroyConnection('c', c1c); // b waits first: the slot is b's, not c2's
+    // Whichever waiting caller is served first (the other waits on): b, first in the queue.
+    await Promise.race([b2, c2]);
+    expect(got).toEqual(['b', 'a', 'c', 'b']);
+    expect(t.c.calls).toBe(1);
+    expect(t.b.calls).toBe(2);
+    const rejected = [expect(a2).rejects.toThrow(/shutting down/), expect(c2).rejects.toThrow(/shutting down/)];
+    await m.gracefulShutdown({ timeout: 0 });
+    await Promise.all(rejected);
+  });
+
   test('with LRU on, an idle connection of the least recently used key is closed to make room', async () => {
     const m = manager({ cache: { maxConnections: 2, enableLRU: true } });
     const t = tracker();

@@ -165,9 +165,16 @@ export function provideMachines(host: EffectsHost) {
     actions: {
       // The actors were created before the event was sent (creating an actor inside an action
       // is what XState warns about); the manager's transition starts them.
-      openPool: ({ event }) => {
-        if (event.type === 'POOL.OPEN') host.pool(event.key)?.actor?.start();
-      },
+      // A pool opened while keys wait for slots is told so: noteContention speaks only when the
+      // queue fills or empties, and a pool that believed otherwise would reuse its slots ahead
+      // of the keys queued before it.
+      openPool: enqueueActions(({ context, event, enqueue }) => {
+        if (event.type !== 'POOL.OPEN') return;
+        const actor = host.pool(event.key)?.actor;
+        if (actor === undefined) return;
+        enqueue(() => actor.start());
+        if (context.contended) enqueue.sendTo(actor, { type: 'SLOTS.CONTENDED', contended: true });
+      }),
       openLink: enqueueActions(({ event, enqueue }) => {
         if (event.type !== 'LINK.OPEN') return;
         const ref = links.startActor(event.input.id);
