@@ -2,11 +2,15 @@
  * The dashboard in a real browser (Debian's Chromium, headless; see test/support/browser.ts):
  * it loads with no network but the loopback connection to it, shows the live actors (pools,
  * connections, a link), draws them on their statecharts, follows a pool into its breaker and
- * out, and refuses a wrong token. Assertions are on what the page shows. The run also
- * refreshes the screenshots of docs/dashboard.md (docs/images/).
+ * out, and refuses a wrong token. Assertions are on what the page shows. The run takes the
+ * screenshots of docs/dashboard.md too: into a temporary directory, or into docs/images/ with
+ * CMK_SCREENSHOTS=1 (`npm run docs:screenshots`), so a test run leaves the checkout clean.
  */
 import { once } from 'node:events';
 import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
@@ -19,7 +23,8 @@ import { launchBrowser, loopbackOnly, type TestBrowser } from './support/browser
 import { manager } from './support/managers.js';
 import { startEchoServer, type TestServer } from './support/servers.js';
 
-const images = fileURLToPath(new URL('../docs/images/', import.meta.url));
+const forDocs = process.env.CMK_SCREENSHOTS === '1';
+const images = forDocs ? fileURLToPath(new URL('../docs/images/', import.meta.url)) : `${mkdtempSync(join(tmpdir(), 'cmk-screenshots-'))}/`;
 
 /** Launched by the first test that needs it: without Chromium, each test fails saying so (none is skipped). */
 let browser: Promise<TestBrowser> | undefined;
@@ -31,6 +36,7 @@ const pages: Page[] = [];
 afterAll(async () => {
   const launched = await browser?.catch(() => undefined);
   await launched?.close();
+  if (!forDocs) rmSync(images, { recursive: true, force: true });
 });
 afterEach(async () => {
   await Promise.all(pages.splice(0).map((p) => p.close()));
