@@ -30,10 +30,13 @@
  * wait for slots (`contended`, told by the manager): then it goes back to the manager, which
  * grants it to them first. A connection that churns (created, lent, destroyed) thus costs no
  * round trip to the manager and no new actor.
+ *
+ * Beside this file: its types (pool.types.ts), the pure functions its guards and actions call
+ * (pool.decisions.ts on the counts, pool.context.ts on the context as events change it), and
+ * the ledger's DEMAND elision built from the same functions (pool.elision.ts).
  */
 import { assign, enqueueActions, setup, stopChild } from 'xstate';
-import { connectionMachine, type ConnectionInput, type ConnectionReport } from './connection.machine.js';
-import { connectionId } from './ids.js';
+import { connectionMachine } from './connection.machine.js';
 import {
   breakerDelay,
   connectionsWanted,
@@ -43,131 +46,15 @@ import {
   recheckDelay,
   returnsWillServe,
   surplusConnections,
-  type DemandFacts,
-  type PoolConfig,
 } from './pool.decisions.js';
+import { epochOf, nextConnectionInput, reuseWanted, withFacts, withoutClosed } from './pool.context.js';
+import type { PoolContext, PoolEvent, PoolInput, PoolReport } from './pool.types.js';
 import { hasParent } from './report.js';
 
-export type { DemandFacts, PoolConfig } from './pool.decisions.js';
-
-export interface PoolInput {
-  key: string;
-  config: PoolConfig;
-}
-
-export interface PoolContext extends DemandFacts {
-  key: string;
-  config: PoolConfig;
-  /** Other keys wait for slots (the manager says so): a freed slot goes back, not to reuse. */
-  contended: boolean;
-  connecting: number;
-  open: number;
-  requested: number;
-  /** Consecutive failed episodes; drives the breaker's delay. Reset once the pool is stable again. */
-  failures: number;
-  /** The breaker episode: +1 each time the breaker opens. Each create carries the one it started in. */
-  epoch: number;
-  nextId: number;
-  /** ms until the housekeeping sweep; Infinity: nothing scheduled. */
-  sweepDelay: number;
-}
-
-/** A connection's CLOSED report, with the demand the runtime adds (so the pool can reuse its slot). */
-export type ClosedReport = Extract<ConnectionReport, { type: 'CONNECTION.CLOSED' }> & Partial<DemandFacts>;
-
-export type PoolEvent =
-  | ({ type: 'DEMAND' } & DemandFacts)
-  /** From the manager: other keys wait for slots (or no longer do). */
-  | { type: 'SLOTS.CONTENDED'; contended: boolean }
-  | { type: 'SLOT.GRANTED' }
-  | { type: 'CONFIGURE'; config: PoolConfig }
-  | { type: 'EVICT' }
-  /** A connection's deadline (idle, ttl, lifetime, leak) is due in `delay` ms, sooner than the sweep now scheduled. */
-  | { type: 'SWEEP.SCHEDULE'; delay: number }
-  | { type: 'SHUTDOWN' }
-  | { type: 'FORCE' }
-  | Exclude<ConnectionReport, { type: 'CONNECTION.CLOSED' }>
-  | ClosedReport;
-
-/** Reports a pool sends the manager. */
-export type PoolReport =
-  | { type: 'SLOT.REQUEST'; key: string }
-  | { type: 'SLOT.RELEASE'; key: string }
-  | { type: 'POOL.CLOSED'; key: string };
-
-/** The input of the connection a pool spawns next. */
-export function nextConnectionInput(c: PoolContext): ConnectionInput {
-  return {
-    id: connectionId(c.key, c.nextId),
-    key: c.key,
-    maxAttempts: c.config.maxAttempts,
-    attemptTimeout: c.config.attemptTimeout,
-    supervised: false,
-    epoch: c.epoch,
-    stabilityWindow: c.config.stabilityWindow,
-    validationTimeout: c.config.validationTimeout,
-    destroyTimeout: c.config.destroyTimeout,
-  };
-}
-
-/** Where the pool is, as far as creating goes; read from a snapshot's value without `matches`. */
-export type CreateState = 'creating' | 'awaitingReturns' | 'coolingDown' | 'probing' | 'recovering' | 'stopping';
-
-export function createStateOf(value: unknown): CreateState {
-  const creates = ((value as { running?: unknown } | null)?.running as { creates?: unknown } | undefined)?.creates;
-  if (creates === 'coolingDown' || creates === 'probing' || creates === 'recovering') return creates;
-  const steady = (creates as { steady?: unknown } | undefined)?.steady;
-  if (steady === 'creating' || steady === 'awaitingReturns') return steady;
-  return 'stopping';
-}
-
-/**
- * Whether a DEMAND with these facts would make the pool in `state` act: ask for slots, or start
- * awaiting returns. The ledger skips the event otherwise (it would cost a transition for
- * nothing); the same functions are the machine's guards.
- */
-export function demandMatters(state: CreateState, c: PoolContext): boolean {
-  if (state === 'coolingDown' || state === 'stopping') return false;
-  const phase = state === 'probing' || state === 'recovering' ? state : 'steady';
-  if (connectionsWanted(c, phase) > 0) return true;
-  return state === 'creating' && returnsWillServe(c);
-}
-
-function withFacts(context: PoolContext, event: PoolEvent): PoolContext {
-  if (event.type === 'DEMAND') {
-    const { waiting, holdMs, createMs, oldestWaitMs } = event;
-    return { ...context, waiting, holdMs, createMs, oldestWaitMs };
-  }
-  if (event.type === 'CONNECTION.CLOSED' && event.waiting !== undefined) {
-    return {
-      ...context,
-      waiting: event.waiting,
-      holdMs: event.holdMs ?? context.holdMs,
-      createMs: event.createMs ?? context.createMs,
-      oldestWaitMs: event.oldestWaitMs ?? context.oldestWaitMs,
-    };
-  }
-  return context;
-}
-
-/** The counts once the CLOSED connection is gone (it was open, or still connecting). */
-function withoutClosed(context: PoolContext, event: PoolEvent): PoolContext {
-  if (event.type !== 'CONNECTION.CLOSED') return context;
-  return event.opened ? { ...context, open: context.open - 1 } : { ...context, connecting: context.connecting - 1 };
-}
-
-/**
- * Whether a closed connection's slot is reused at once for the key's waiting callers: they
- * still want a connection once this one is gone, no other key waits for a slot, and its close
- * did not open the breaker.
- */
-function reuseWanted(context: PoolContext, event: PoolEvent, phase: 'steady' | 'recovering'): boolean {
-  if (event.type !== 'CONNECTION.CLOSED' || context.contended) return false;
-  if (event.failedAttempt && newFailureEpisode(context.epoch, event.epoch)) return false;
-  return connectionsWanted(withoutClosed(withFacts(context, event), event), phase) > 0;
-}
-
-const epochOf = (event: PoolEvent): number => ('epoch' in event ? event.epoch : -1);
+// What the runtime, the manager machine and the tests import from here.
+export type { ClosedReport, DemandFacts, PoolConfig, PoolContext, PoolEvent, PoolInput, PoolReport } from './pool.types.js';
+export { nextConnectionInput } from './pool.context.js';
+export { createStateOf, demandMatters, type CreateState } from './pool.elision.js';
 
 export const poolMachine = setup({
   types: {
