@@ -12,7 +12,7 @@ import { readPoolOptions, type BrokenPredicate, type PoolOptions } from './confi
 import { readSignal, reconfigure } from './connection-cache.js';
 import { ConfigurationError, InvalidReturnError, ShutdownError } from './errors.js';
 import { errorCodeOf } from './events.js';
-import type { ConnectionRecord } from './pool/ledger.js';
+import type { ConnectionRecord } from './pool/records.js';
 import type { KeyedPool } from './pool/keyed-pool.js';
 import type { PoolStats } from './pool/pool-stats.js';
 import type { ManagerRuntime } from './runtime.js';

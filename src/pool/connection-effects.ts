@@ -11,7 +11,7 @@ import type { AnyActorRef } from 'xstate';
 import { ageDeadline, LIFETIME_SPREAD } from '../../machines/pool.decisions.js';
 import { InvalidConnectionError } from '../errors.js';
 import { describe } from '../time.js';
-import type { ConnectionRecord } from './ledger.js';
+import type { ConnectionRecord } from './records.js';
 import type { KeyedPool } from './keyed-pool.js';
 
 /**

@@ -15,7 +15,8 @@ import {
   type PoolConfig,
   type PoolCounts,
 } from '../../machines/pool.decisions.js';
-import type { ConnectionRecord, PoolLedger } from './ledger.js';
+import type { PoolLedger } from './ledger.js';
+import type { ConnectionRecord } from './records.js';
 
 export interface SweptPool {
   readonly ledger: PoolLedger;

@@ -28,8 +28,9 @@ import type { RetryPolicy } from '../retry.js';
 import { stopActor } from '../xstate-internals.js';
 import { ConnectionEffects, type ConnectionFactory } from './connection-effects.js';
 import { sweep } from './housekeeping.js';
-import { PoolLedger, type ConnectionRecord, type LedgerOwner } from './ledger.js';
+import { PoolLedger, type LedgerOwner } from './ledger.js';
 import { PoolCounters, type PoolStats } from './pool-stats.js';
+import type { ConnectionRecord } from './records.js';
 import type { Waiter } from './waiters.js';
 
 export type { ConnectionFactory } from './connection-effects.js';
@@ -149,8 +150,8 @@ export class KeyedPool implements LedgerOwner {
     const stack = settings.leakDetectionThreshold < Number.POSITIVE_INFINITY ? callerStack() : undefined;
     const record = this.ledger.takeIdle();
     if (record === undefined) {
-      if (this.ledger.waitingCount >= settings.maxWaiting) return this.refuse(new PoolFullError(this.key, settings.maxWaiting));
-      return this.ledger.wait(settings.acquireTimeout, signal, stack, rejectOnTimeout);
+      if (this.ledger.waiters.count >= settings.maxWaiting) return this.refuse(new PoolFullError(this.key, settings.maxWaiting));
+      return this.ledger.waiters.wait(settings.acquireTimeout, signal, stack, rejectOnTimeout);
     }
     if (record.state === 'validating') {
       return this.ledger.waitForValidation(record, settings.acquireTimeout, signal, stack, rejectOnTimeout);
@@ -165,10 +166,10 @@ export class KeyedPool implements LedgerOwner {
   /** What the pool machine is told with each DEMAND. */
   demandFacts(): DemandFacts {
     return {
-      waiting: this.ledger.waitingCount,
+      waiting: this.ledger.waiters.count,
       holdMs: this.ledger.averageHoldMs,
       createMs: this.effects.createMs,
-      oldestWaitMs: this.ledger.oldestWaitMs(),
+      oldestWaitMs: this.ledger.waiters.oldestWaitMs(),
     };
   }
 
@@ -406,12 +407,12 @@ export class KeyedPool implements LedgerOwner {
 
   /** Pool effect `rejectWaiters`: who hears a failed create's error. */
   createFailed(error: unknown, permanent: boolean): void {
-    if (permanent) this.ledger.rejectAll(() => (error instanceof Error ? error : new Error(String(error))));
-    else this.ledger.rejectOldest(error);
+    if (permanent) this.ledger.waiters.rejectAll(() => (error instanceof Error ? error : new Error(String(error))));
+    else this.ledger.waiters.rejectOldest(error);
   }
 
   rejectAllWaiters(): void {
-    this.ledger.rejectAll(() => new ShutdownError());
+    this.ledger.waiters.rejectAll(() => new ShutdownError());
   }
 
   notifyPool(type: 'pool:draining' | 'pool:closed'): void {
@@ -422,7 +423,7 @@ export class KeyedPool implements LedgerOwner {
     const c = this.context();
     const idle = this.ledger.idleCount;
     const inUse = this.ledger.lentCount;
-    const validating = this.ledger.validatingCount;
+    const validating = this.ledger.waiters.validatingCount;
     const connecting = c?.connecting ?? 0;
     const total = c === undefined ? 0 : liveConnections(c);
     const n = this.counters;
@@ -434,7 +435,7 @@ export class KeyedPool implements LedgerOwner {
       validating,
       connecting,
       closing: Math.max(0, total - idle - inUse - validating - connecting),
-      waiting: this.ledger.waitingCount,
+      waiting: this.ledger.waiters.count,
       created: n.created,
       destroyed: n.destroyed,
       failed: n.failed,
