@@ -52,11 +52,7 @@ export function provideMachines(host: EffectsHost) {
       announceConnecting: ({ context }) => announce.connecting(events, context),
       announceBackoff: ({ context }) => announce.backoff(events, context),
       announceReady: ({ context }) => {
-        const pool = poolOf(context.key);
-        pool.counters.created++;
-        if (events.listening('cache:miss')) events.emit('cache:miss', { key: context.key, connectionId: context.id });
-        const onMiss = pool.host.cache.metrics?.onMiss;
-        if (onMiss !== undefined) pool.callMetric(() => onMiss(context.key));
+        poolOf(context.key).notices.created(context.id);
         announce.ready(events, context, false);
       },
       announceDisconnected: ({ context }) => announce.disconnected(events, context),
@@ -78,7 +74,7 @@ export function provideMachines(host: EffectsHost) {
           opened: context.opened,
           failedAttempt: context.failedAttempt,
           error: context.error,
-          ...poolOf(context.key).demandFacts(),
+          ...poolOf(context.key).demand.facts(),
         } satisfies ClosedReport);
       }),
     },
@@ -113,7 +109,7 @@ export function provideMachines(host: EffectsHost) {
 
   const pool = poolMachine.provide({
     actions: {
-      reportDemand: ({ context }) => poolOf(context.key).scheduleDemandCheck(),
+      reportDemand: ({ context }) => poolOf(context.key).demand.schedule(),
       spawnConnection: enqueueActions(({ context, enqueue }) => {
         const input = nextConnectionInput(context);
         const ref = poolOf(context.key).prepareConnection(input);
@@ -155,8 +151,8 @@ export function provideMachines(host: EffectsHost) {
         enqueue.assign({ sweepDelay });
         for (const [ref, e] of sends) enqueue.sendTo(ref, e);
       }),
-      notifyDraining: ({ context }) => poolOf(context.key).notifyPool('pool:draining'),
-      notifyClosed: ({ context }) => poolOf(context.key).notifyPool('pool:closed'),
+      notifyDraining: ({ context }) => poolOf(context.key).notices.pool('pool:draining'),
+      notifyClosed: ({ context }) => poolOf(context.key).notices.pool('pool:closed'),
     },
   });
 

@@ -1,35 +1,26 @@
 /**
  * The runtime side of one key: its settings and factory, the ledger (the hot path), the
- * connection actors, and the effects the pool machine asks for. It owns no lifecycle decision;
- * each method here is the hot path, an effect a machine transition requested, or a report to
- * the machine (demand, deadlines).
- *
- * Connection actors are created with `createActor(logic, { parent: poolActor })` and kept in
- * `actors`, not spawned into the pool actor's `children` record: XState copies that record on
- * every spawn and stop, which made a pool of thousands quadratic. The inspector still shows
- * them under their pool (their parent).
+ * connection actors (connection-actors.ts), and the effects the pool machine asks for. It owns
+ * no lifecycle decision; each method here is the hot path, an effect a machine transition
+ * requested, or a report: to the machine (demand: demand-reports.ts; sweep deadlines), or to
+ * observers (counters, events, metrics: pool-notices.ts).
  */
-import { createActor, type AnyActorRef, type AnyEventObject, type AnyStateMachine } from 'xstate';
+import type { AnyActorRef, AnyEventObject, AnyStateMachine } from 'xstate';
 import type { CloseReason, ConnectionInput } from '../../machines/connection.machine.js';
-import {
-  atCapacity,
-  liveConnections,
-  surplusConnections,
-  wornOut,
-  type DemandFacts,
-  type PoolConfig,
-} from '../../machines/pool.decisions.js';
-import { createStateOf, demandMatters, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
+import { surplusConnections, wornOut, type PoolConfig } from '../../machines/pool.decisions.js';
+import type { PoolContext, PoolEvent } from '../../machines/pool.machine.js';
 import type { Clock } from '../clock.js';
 import type { CacheConfiguration, PoolSettings, PoolSpec } from '../config.js';
 import { AbortError, AcquireTimeoutError, PoolFullError, ShutdownError } from '../errors.js';
 import type { EventHub } from '../events.js';
 import type { RetryPolicy } from '../retry.js';
-import { stopActor } from '../xstate-internals.js';
+import { ConnectionActors } from './connection-actors.js';
 import { ConnectionEffects, type ConnectionFactory } from './connection-effects.js';
+import { DemandReports } from './demand-reports.js';
 import { sweep } from './housekeeping.js';
 import { PoolLedger, type LedgerOwner } from './ledger.js';
-import { PoolCounters, type PoolStats } from './pool-stats.js';
+import { PoolNotices } from './pool-notices.js';
+import { PoolCounters, poolStats, type PoolStats } from './pool-stats.js';
 import type { ConnectionRecord } from './records.js';
 import type { Waiter } from './waiters.js';
 
@@ -56,6 +47,8 @@ export class KeyedPool implements LedgerOwner {
   readonly ledger: PoolLedger;
   readonly effects: ConnectionEffects;
   readonly counters = new PoolCounters();
+  readonly demand: DemandReports;
+  readonly notices: PoolNotices;
   /** The pool actor, set when the manager machine opens it. */
   actor: AnyActorRef | undefined;
   spec: PoolSpec;
@@ -70,13 +63,10 @@ export class KeyedPool implements LedgerOwner {
   /** LRU recency: the manager's tick at this key's last acquire. */
   lastUsed = 0;
   /** Every live connection actor of this key, created or not yet. */
-  private readonly actors = new Map<string, AnyActorRef>();
+  private readonly actors: ConnectionActors;
 
   /** Clock time (ms) the housekeeping sweep is due; Infinity: none scheduled. */
   private sweepAt = Number.POSITIVE_INFINITY;
-  private demandScheduled = false;
-  /** Waiters left since the last demand report: the machine's count may be stale. */
-  private waitersLeftSince = false;
   /** Sends made while a pool transition runs an effect, for XState to deliver after it. */
   private outbox: [AnyActorRef, AnyEventObject][] | undefined;
 
@@ -90,6 +80,9 @@ export class KeyedPool implements LedgerOwner {
     this.retry = retry;
     this.ledger = new PoolLedger(key, host.clock, this);
     this.effects = new ConnectionEffects(this);
+    this.demand = new DemandReports(this);
+    this.notices = new PoolNotices(key, host, this.counters);
+    this.actors = new ConnectionActors(host.connectionLogic);
   }
 
   get settings(): PoolSettings {
@@ -157,89 +150,33 @@ export class KeyedPool implements LedgerOwner {
       return this.ledger.waitForValidation(record, settings.acquireTimeout, signal, stack, rejectOnTimeout);
     }
     if (stack !== undefined) record.leakStack = stack;
-    this.lent(record, 0, true);
+    this.notices.lent(record, 0, true);
     return Promise.resolve(record.resource);
   }
 
   // --- LedgerOwner: what the ledger tells us --------------------------------------------
 
-  /** What the pool machine is told with each DEMAND. */
-  demandFacts(): DemandFacts {
-    return {
-      waiting: this.ledger.waiters.count,
-      holdMs: this.ledger.averageHoldMs,
-      createMs: this.effects.createMs,
-      oldestWaitMs: this.ledger.waiters.oldestWaitMs(),
-    };
-  }
-
-  /**
-   * More callers wait. A burst of misses makes one report, at the end of the current job
-   * (a microtask), not one each; and none at all if the machine would not act on it (event
-   * elision: `demandMatters` is built from the machine's own guards).
-   */
+  /** More callers wait: demand may need reporting. */
   waiting(): void {
-    const c = this.context();
-    // Under load the pool is usually full: then no report could change anything.
-    if (c === undefined || atCapacity(c)) return;
-    this.scheduleDemandCheck();
+    this.demand.waiting();
   }
 
   waitersLeft(): void {
-    this.waitersLeftSince = true;
-    this.scheduleDemandCheck();
+    this.demand.waitersLeft();
   }
-
-  /** Capacity or demand changed: re-report demand if (and only if) it now matters. */
-  scheduleDemandCheck(): void {
-    if (this.demandScheduled) return;
-    this.demandScheduled = true;
-    queueMicrotask(this.reportDemandIfItMatters);
-  }
-
-  private readonly reportDemandIfItMatters = (): void => {
-    this.demandScheduled = false;
-    const actor = this.actor;
-    if (actor === undefined) return;
-    const snapshot = actor.getSnapshot() as { context: PoolContext; value: unknown; status: string };
-    if (snapshot.status !== 'active') return;
-    const facts = this.demandFacts();
-    const c = snapshot.context;
-    // Waiters left (timeouts, aborts) while slots are still asked for: refresh the machine's
-    // count, or a late grant would create a connection nobody waits for. Once per burst.
-    const stale = this.waitersLeftSince && facts.waiting < c.waiting && c.requested > 0;
-    this.waitersLeftSince = false;
-    if (stale || demandMatters(createStateOf(snapshot.value), { ...c, ...facts })) {
-      actor.send({ type: 'DEMAND', ...facts } satisfies PoolEvent);
-    }
-  };
 
   lent(record: ConnectionRecord, waitedMs: number, reused: boolean): void {
-    if (reused) {
-      this.counters.hits++;
-      const onHit = this.host.cache.metrics?.onHit;
-      if (onHit !== undefined) this.callMetric(() => onHit(this.key));
-      const events = this.host.events;
-      if (events.listening('cache:hit')) events.emit('cache:hit', { key: this.key });
-    } else {
-      this.counters.misses++;
-    }
-    const events = this.host.events;
-    if (events.listening('pool:acquired')) {
-      events.emit('pool:acquired', { key: this.key, connectionId: record.id, fromIdle: waitedMs === 0 && reused, waitedMs });
-    }
+    this.notices.lent(record, waitedMs, reused);
   }
 
   returned(record: ConnectionRecord): void {
-    const events = this.host.events;
-    if (events.listening('pool:released')) events.emit('pool:released', { key: this.key, connectionId: record.id });
+    this.notices.returned(record);
   }
 
   timedOut(waiter: Waiter): void {
-    this.counters.timeouts++;
     const waitedMs = this.host.clock.now() - waiter.since;
     const lastError = this.effects.lastCreateError;
-    this.host.events.emit('pool:timeout', { key: this.key, waitedMs, lastError });
+    this.notices.timedOut(waitedMs, lastError);
     if (waiter.rejectOnTimeout) {
       const { key: _key, ...stats } = this.stats();
       waiter.reject(new AcquireTimeoutError(this.key, waitedMs, { key: this.key, ...stats }, lastError));
@@ -249,7 +186,7 @@ export class KeyedPool implements LedgerOwner {
   }
 
   rejected(error: Error): void {
-    this.host.events.emit('pool:rejected', { key: this.key, error });
+    this.notices.rejected(error);
   }
 
   needsValidation(record: ConnectionRecord): boolean {
@@ -301,13 +238,7 @@ export class KeyedPool implements LedgerOwner {
 
   /** Pool effect `spawnConnection`: a new actor for the next connection, to START with `input`. */
   prepareConnection(input: ConnectionInput): AnyActorRef | undefined {
-    if (this.actor === undefined) return undefined;
-    // Created in the transition's resolution (not in a custom action), with a static context:
-    // XState warns when an actor is created inside an action.
-    const ref = createActor(this.host.connectionLogic, { parent: this.actor, id: input.id });
-    ref.start();
-    this.actors.set(input.id, ref);
-    return ref;
+    return this.actor === undefined ? undefined : this.actors.create(input.id, this.actor);
   }
 
   /** Pool effect `reuseConnection`: the ended connection's actor, to START the next one. */
@@ -318,8 +249,7 @@ export class KeyedPool implements LedgerOwner {
 
   /** Pool effect `stopConnection`: the connection has reported its end; its actor is to be stopped. */
   takeActor(id: string): AnyActorRef | undefined {
-    const actor = this.actors.get(id);
-    this.actors.delete(id);
+    const actor = this.actors.take(id);
     this.forget(id);
     return actor;
   }
@@ -330,8 +260,8 @@ export class KeyedPool implements LedgerOwner {
   }
 
   /** Connection actors whose create has not produced a resource yet (an attempt, or a backoff). */
-  private *uncreated(): IterableIterator<AnyActorRef> {
-    for (const [id, actor] of this.actors) if (this.ledger.record(id) === undefined) yield actor;
+  private uncreated(): IterableIterator<AnyActorRef> {
+    return this.actors.uncreated((id) => this.ledger.record(id) !== undefined);
   }
 
   /** Every live connection actor (for observers). */
@@ -341,8 +271,7 @@ export class KeyedPool implements LedgerOwner {
 
   /** The pool actor stopped (the manager was stopped outright): stop what is left under it. */
   stopAll(): void {
-    for (const actor of this.actors.values()) stopActor(actor);
-    this.actors.clear();
+    this.actors.stopAll();
   }
 
   // --- effects the pool machine asks for ------------------------------------------------
@@ -370,10 +299,7 @@ export class KeyedPool implements LedgerOwner {
   evictIdle(): void {
     const record = this.ledger.idle.bottom();
     if (record === undefined) return;
-    this.counters.evictions++;
-    this.host.events.emit('cache:eviction', { key: this.key, connectionId: record.id });
-    const onEviction = this.host.cache.metrics?.onEviction;
-    if (onEviction !== undefined) this.callMetric(() => onEviction(this.key, record.id));
+    this.notices.evicted(record);
     this.ledger.retire(record, 'evicted');
   }
 
@@ -387,22 +313,12 @@ export class KeyedPool implements LedgerOwner {
 
   /** A connection retired for its age or idle time (by the sweep). */
   expired(record: ConnectionRecord, reason: 'idle' | 'ttl' | 'lifetime'): void {
-    this.counters.expirations++;
-    const cacheReason = reason === 'idle' ? 'idle' : 'ttl';
-    this.host.events.emit('cache:expiration', { key: this.key, connectionId: record.id, reason: cacheReason });
-    const onExpiration = this.host.cache.metrics?.onExpiration;
-    if (onExpiration !== undefined) this.callMetric(() => onExpiration(this.key, record.id, cacheReason));
+    this.notices.expired(record, reason);
     this.ledger.retire(record, reason);
   }
 
   leaked(record: ConnectionRecord, heldMs: number): void {
-    this.counters.leaks++;
-    this.host.events.emit('pool:leak', {
-      key: this.key,
-      connectionId: record.id,
-      heldMs,
-      stack: record.leakStack ?? '',
-    });
+    this.notices.leaked(record, heldMs);
   }
 
   /** Pool effect `rejectWaiters`: who hears a failed create's error. */
@@ -415,52 +331,13 @@ export class KeyedPool implements LedgerOwner {
     this.ledger.waiters.rejectAll(() => new ShutdownError());
   }
 
-  notifyPool(type: 'pool:draining' | 'pool:closed'): void {
-    this.host.events.emit(type, { key: this.key });
-  }
-
   stats(): PoolStats {
-    const c = this.context();
-    const idle = this.ledger.idleCount;
-    const inUse = this.ledger.lentCount;
-    const validating = this.ledger.waiters.validatingCount;
-    const connecting = c?.connecting ?? 0;
-    const total = c === undefined ? 0 : liveConnections(c);
-    const n = this.counters;
-    return {
-      key: this.key,
-      total,
-      idle,
-      inUse,
-      validating,
-      connecting,
-      closing: Math.max(0, total - idle - inUse - validating - connecting),
-      waiting: this.ledger.waiters.count,
-      created: n.created,
-      destroyed: n.destroyed,
-      failed: n.failed,
-      hits: n.hits,
-      misses: n.misses,
-      timeouts: n.timeouts,
-      evictions: n.evictions,
-      expirations: n.expirations,
-      invalidated: n.invalidated,
-      leaks: n.leaks,
-    };
+    return poolStats(this.key, this.context(), this.ledger, this.counters);
   }
 
   private refuse(error: Error): Promise<never> {
     this.rejected(error);
     return Promise.reject(error);
-  }
-
-  /** Metrics callbacks are user code: isolate them like listeners. */
-  callMetric(call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.host.events.emit('listener:error', { event: 'cache.metrics', error });
-    }
   }
 }
 

@@ -3,6 +3,9 @@
  * in the effects that already run (a create landing, a destroy starting, a checkout), never in
  * a transition of its own.
  */
+import { liveConnections } from '../../machines/pool.decisions.js';
+import type { PoolContext } from '../../machines/pool.machine.js';
+import type { PoolLedger } from './ledger.js';
 
 /** Per-key statistics. Counts are of connections; `waiting` of acquires. */
 export interface PoolStats {
@@ -51,4 +54,33 @@ export class PoolCounters {
   expirations = 0;
   invalidated = 0;
   leaks = 0;
+}
+
+/** `stats(key)` of one key: the ledger's counts, the machine's (`c`, undefined before its pool opens), the counters. */
+export function poolStats(key: string, c: PoolContext | undefined, ledger: PoolLedger, n: PoolCounters): PoolStats {
+  const idle = ledger.idleCount;
+  const inUse = ledger.lentCount;
+  const validating = ledger.waiters.validatingCount;
+  const connecting = c?.connecting ?? 0;
+  const total = c === undefined ? 0 : liveConnections(c);
+  return {
+    key,
+    total,
+    idle,
+    inUse,
+    validating,
+    connecting,
+    closing: Math.max(0, total - idle - inUse - validating - connecting),
+    waiting: ledger.waiters.count,
+    created: n.created,
+    destroyed: n.destroyed,
+    failed: n.failed,
+    hits: n.hits,
+    misses: n.misses,
+    timeouts: n.timeouts,
+    evictions: n.evictions,
+    expirations: n.expirations,
+    invalidated: n.invalidated,
+    leaks: n.leaks,
+  };
 }
