@@ -21,6 +21,7 @@ export {
 } from './connection.machine.js';
 export {
   poolMachine,
+  type ClosedReport,
   type PoolContext,
   type PoolEvent,
   type PoolInput,

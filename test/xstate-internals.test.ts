@@ -54,7 +54,8 @@ describe('XState internals the library relies on', () => {
     const root = createActor(idle, { clock }).start();
     indexScheduler(root);
     indexScheduler(root); // idempotent: a second call must not wrap the scheduler twice
-    const [a, b] = [1, 2].map(() => createActor(timed, { parent: root }).start()) as [AnyActorRef, AnyActorRef];
+    const a = createActor(timed, { parent: root }).start();
+    const b = createActor(timed, { parent: root }).start();
     expect(Object.keys(scheduledOf(root))).toHaveLength(2);
     stopActor(a); // XState calls system.scheduler.cancelAll(a)
     const left = Object.values(scheduledOf(root));

@@ -7,7 +7,7 @@ import type { PoolContext, PoolEvent } from '../../machines/pool.machine.js';
 import type { Environment } from './harness.js';
 
 /** A live connection as the environment knows it: open or not, and the epoch it was STARTed in. */
-interface Connection {
+export interface Connection {
   phase: 'connecting' | 'open';
   epoch: number;
 }
