@@ -25,8 +25,9 @@
  * that exist, which never exceeds `maxConnections`. `requested` counts slots asked of the
  * manager (the cache-wide cap) and not yet granted.
  *
- * A slot whose connection closes while the pool's own callers wait is reused at once for their
- * next connection (`reuseConnection`: the same connection actor starts again), unless other keys
+ * A slot whose connection closes while the pool still wants a connection (its own callers wait,
+ * or it is below minConnections) is reused at once for the next one (`reuseConnection`: the
+ * same connection actor starts again), unless other keys
  * wait for slots (`contended`, told by the manager): then it goes back to the manager, which
  * grants it to them first. A connection that churns (created, lent, destroyed) thus costs no
  * round trip to the manager and no new actor.
