@@ -147,6 +147,42 @@ describe('validation on borrow', () => {
     expect(next.n).toBe(2);
     expect(t.created[0]?.destroyCalls).toBe(1);
   });
+
+  test('an acquire aborted while its connection is validated leaves the waiting count right, and later waiters are served', async () => {
+    // Found while splitting the ledger: the abort removed from the queue a waiter that was not
+    // queued (it was being served), taking the count to -1; a later abort then emptied the queue
+    // with a caller still in it, served never and timed out never.
+    const { m } = simulated();
+    const t = tracker();
+    let answer = (_valid: boolean) => {};
+    const validate = () => new Promise<boolean>((resolve) => (answer = resolve));
+    const pool = m.pool('k', { maxConnections: 1, validate, validateAfterIdle: 0 }, t.factory);
+    pool.release(await pool.acquire());
+    await nextTurn();
+    const controller = new AbortController();
+    const aborted = pool.acquire({ signal: controller.signal });
+    await nextTurn();
+    expect(pool.stats()).toMatchObject({ waiting: 1, validating: 1 });
+    controller.abort();
+    await expect(aborted).rejects.toThrow(/aborted/);
+    expect(pool.stats().waiting).toBe(0);
+    answer(true);
+    await nextTurn();
+    const heldNext = pool.acquire();
+    await nextTurn();
+    answer(true);
+    const held = await heldNext;
+    // Two callers wait; the first one aborts.
+    const first = new AbortController();
+    const w1 = pool.acquire({ signal: first.signal });
+    const w2 = pool.acquire();
+    expect(pool.stats().waiting).toBe(2);
+    first.abort();
+    await expect(w1).rejects.toThrow(/aborted/);
+    expect(pool.stats().waiting).toBe(1);
+    pool.release(held);
+    expect(await Promise.race([w2, nextTurn().then(() => 'not served')])).toBe(held);
+  });
 });
 
 describe('maxLifetime and maxUses', () => {

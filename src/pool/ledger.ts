@@ -121,7 +121,7 @@ export class PoolLedger {
   ): Promise<object | null> {
     return new Promise<object | null>((resolve, reject) => {
       const since = this.clock.now();
-      this.validateFor(record, { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false });
+      this.validateFor(record, { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false, queued: false });
     });
   }
 

@@ -23,6 +23,8 @@ export interface Waiter {
   /** At the deadline: reject with AcquireTimeoutError (else resolve null). */
   readonly rejectOnTimeout: boolean;
   settled: boolean;
+  /** In a WaiterQueue now (not, while a connection is being validated for it). */
+  queued: boolean;
 }
 
 export class WaiterQueue {
@@ -36,6 +38,7 @@ export class WaiterQueue {
 
   push(waiter: Waiter): void {
     this.items.push(waiter);
+    waiter.queued = true;
     this.size++;
     if (waiter.deadline < this.lastDeadline) this.ordered = false;
     this.lastDeadline = waiter.deadline;
@@ -45,6 +48,7 @@ export class WaiterQueue {
   pushFront(waiter: Waiter): void {
     if (this.head > 0) this.items[--this.head] = waiter;
     else this.items.unshift(waiter);
+    waiter.queued = true;
     this.size++;
     const next = this.items[this.head + 1];
     if (next !== undefined && next.deadline < waiter.deadline) this.ordered = false;
@@ -57,6 +61,7 @@ export class WaiterQueue {
     if (waiter === undefined) return undefined;
     this.items[this.head++] = undefined;
     waiter.settled = true;
+    waiter.queued = false;
     this.size--;
     this.compact();
     return waiter;
@@ -74,10 +79,14 @@ export class WaiterQueue {
     return undefined;
   }
 
-  /** Settles a waiter that is still queued (timeout, abort); `shift` and `peek` drop it later. */
+  /**
+   * Settles a waiter that is still queued (timeout, abort); `shift` and `peek` drop it later. A
+   * waiter not in the queue (being served, its connection validated) is not counted here.
+   */
   remove(waiter: Waiter): void {
-    if (waiter.settled) return;
+    if (waiter.settled || !waiter.queued) return;
     waiter.settled = true;
+    waiter.queued = false;
     this.size--;
     if (this.size === 0) this.reset();
   }

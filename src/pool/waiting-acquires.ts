@@ -50,7 +50,7 @@ export class WaitingAcquires {
   wait(timeout: number, signal: AbortSignal | undefined, stack: string | undefined, rejectOnTimeout: boolean): Promise<object | null> {
     return new Promise<object | null>((resolve, reject) => {
       const since = this.clock.now();
-      const waiter: Waiter = { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false };
+      const waiter: Waiter = { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false, queued: false };
       this.queue.push(waiter);
       this.watch(waiter);
       this.owner.waiting();
@@ -134,13 +134,28 @@ export class WaitingAcquires {
 
   private abort(waiter: Waiter): void {
     if (waiter.settled) return;
-    this.queue.remove(waiter);
+    if (waiter.queued) this.queue.remove(waiter);
+    else this.forgetValidation(waiter);
     waiter.settled = true;
     this.settle(waiter);
     const error = new AbortError('acquire was aborted', { cause: waiter.signal?.reason });
     this.owner.rejected(error);
     waiter.reject(error);
     this.owner.waitersLeft();
+  }
+
+  /**
+   * A waiter served a connection under validation gave up (abort): it no longer counts as
+   * waiting. The validation goes on, and its connection comes back as if returned. (A walk of
+   * the validations in progress, at most the pool's size, on this rare path only.)
+   */
+  private forgetValidation(waiter: Waiter): void {
+    for (const [record, w] of this.validations) {
+      if (w === waiter) {
+        this.validations.delete(record);
+        return;
+      }
+    }
   }
 
   private armDeadline(at: number): void {
@@ -163,10 +178,11 @@ export class WaitingAcquires {
     const now = this.clock.now();
     const { expired, next } = this.queue.expire(now);
     let soonest = next;
-    for (const waiter of this.validations.values()) {
+    for (const [record, waiter] of this.validations) {
       if (waiter.settled) continue;
       if (waiter.deadline <= now) {
         // Its validation goes on; whatever it answers, this caller has had its answer.
+        this.validations.delete(record);
         waiter.settled = true;
         expired.push(waiter);
       } else if (waiter.deadline < soonest) soonest = waiter.deadline;
