@@ -121,6 +121,12 @@ export const connectionMachine = setup({
     endValidation: () => {},
     /** Entry of `draining.closing`: destroy the resource (→ DESTROYED). */
     startDestroy: () => {},
+    /**
+     * Entry and exit of `open.idle`: a resource resting in the pool need not keep the process
+     * alive (the runtime unrefs the sockets it opened for registered servers), one lent must.
+     */
+    rest: () => {},
+    wake: () => {},
     /** User-facing network events (`manager.events`, the delegate). */
     announceConnecting: () => {},
     announceBackoff: () => {},
@@ -249,6 +255,8 @@ export const connectionMachine = setup({
       initial: 'idle',
       states: {
         idle: {
+          entry: 'rest',
+          exit: 'wake',
           on: {
             CHECKOUT: 'inUse',
             VALIDATE: 'validating',

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { RetryStrategy, ShutdownError } from '../src/index.js';
 import { manager, simulated } from './support/managers.js';
-import { deferred, flushMicrotasks, tracker, type FakeConnection } from './support/resources.js';
+import { deferred, flushMicrotasks, nextTurn, tracker, type FakeConnection } from './support/resources.js';
+import { startEchoServer } from './support/servers.js';
 
 describe('gracefulShutdown', () => {
   test('rejects new acquires at once and waiting ones; closes idle now and lent on return', async () => {
@@ -108,10 +109,10 @@ describe('gracefulShutdown', () => {
 
 describe('nothing keeps the process alive', () => {
   const fixture = fileURLToPath(new URL('./fixtures/exit-after-shutdown.ts', import.meta.url));
-  function run(mode: string): Promise<{ code: number | null; ms: number; out: string }> {
+  function run(mode: string, ...args: string[]): Promise<{ code: number | null; ms: number; out: string }> {
     return new Promise((resolve, reject) => {
       const started = performance.now();
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -133,6 +134,40 @@ describe('nothing keeps the process alive', () => {
     const r = await run('no-shutdown');
     expect(r.code).toBe(0);
     expect(r.out).toContain('pooled 2');
+  });
+
+  test('a pooled connection to a registered server holds the process while lent, not while idle', async () => {
+    const server = await startEchoServer();
+    try {
+      const m = manager();
+      const [link] = await m.connect([{ host: '127.0.0.1', port: server.port, cacheKey: 'echo' }]);
+      await link?.close();
+      const pool = m.pool('echo', { maxConnections: 1 });
+      // Sockets that keep the event loop alive (the echo server's own accepted ones included).
+      const holding = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+      const lease = await pool.lease();
+      await nextTurn();
+      const whileLent = holding();
+      lease.release();
+      await nextTurn(); // the deferred check-in: its actor enters open.idle
+      expect(holding()).toBe(whileLent - 1);
+      const again = await pool.lease();
+      expect(holding()).toBe(whileLent);
+      again.release();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("without a shutdown, idle pooled connections to a registered server do not hold the process open (they did for maxIdleTime, 300 s)", async () => {
+    const server = await startEchoServer();
+    try {
+      const r = await run('idle-server-connections', String(server.port));
+      expect(r.out).toContain('idle 2');
+      expect(r.code).toBe(0); // killed at 15 s otherwise (code null)
+    } finally {
+      await server.stop();
+    }
   });
 });
 

@@ -221,6 +221,19 @@ export class ConnectionEffects {
 
   // --- validation on borrow -------------------------------------------------------------
 
+  /**
+   * `open.idle` entered (`resting`) or left. The connections a pool opens for a registered
+   * server stop holding the process while they rest, as Node's own fetch lets its idle sockets
+   * go: a script that is done exits, and its idle pooled sockets go with it. Lent, validated or
+   * closing, they hold it again. (A user's own resources are left as the user made them.)
+   */
+  rest(id: string, resting: boolean): void {
+    if (!this.pool.factoryFromServer) return;
+    const resource = this.pool.ledger.record(id)?.resource as { ref?: () => void; unref?: () => void } | undefined;
+    if (resting) resource?.unref?.();
+    else resource?.ref?.();
+  }
+
   startValidation(id: string, actor: AnyActorRef): void {
     const record = this.pool.ledger.record(id);
     const validate = this.pool.spec.validate;

@@ -49,6 +49,8 @@ export function provideMachines(host: EffectsHost) {
       startDestroy: ({ context, self }) => effectsOf(context).startDestroy(context.id, self),
       startValidation: ({ context, self }) => effectsOf(context).startValidation(context.id, self),
       endValidation: ({ context }) => effectsOf(context).endValidation(context.id),
+      rest: ({ context }) => effectsOf(context).rest(context.id, true),
+      wake: ({ context }) => effectsOf(context).rest(context.id, false),
       announceConnecting: ({ context }) => announce.connecting(events, context),
       announceBackoff: ({ context }) => announce.backoff(events, context),
       announceReady: ({ context }) => {

@@ -49,6 +49,7 @@ export class Connection {
 
   /** The current socket. A true private field: it holds the TLS connect options (keys included). */
   #socket: net.Socket | tls.TLSSocket;
+  #holdsProcess = true;
   /**
    * - `connected`: it has a socket (which may be failing; the drop is noticed when it has closed).
    * - `disconnected`: supervised only, the socket was lost; waits for attach() or finalize().
@@ -224,6 +225,20 @@ export class Connection {
   }
 
   /**
+   * Whether this connection keeps the Node.js process alive, as `net.Socket`'s `ref()` and
+   * `unref()` (kept across reconnections). A pool unrefs the connections it opened for a
+   * registered server while they rest idle, and refs them when it lends them.
+   */
+  ref(): void {
+    this.#holdsProcess = true;
+    this.#socket.ref();
+  }
+  unref(): void {
+    this.#holdsProcess = false;
+    this.#socket.unref();
+  }
+
+  /**
    * For the supervisor, after a successful reconnect: binds the connected `socket` as the first
    * one was bound, makes the connection `'connected'` and emits `reconnected`; readers carry on.
    * Throws (and leaves the socket to the caller) `ERR_INVALID_STATE` unless `'disconnected'`,
@@ -239,6 +254,7 @@ export class Connection {
     }
     this.generation++;
     this.#socket = socket;
+    if (!this.#holdsProcess) socket.unref();
     this.status = 'connected';
     this.lastError = undefined;
     this.disconnectError = undefined;

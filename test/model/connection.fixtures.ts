@@ -16,6 +16,8 @@ const EFFECTS = [
   'startValidation',
   'endValidation',
   'startDestroy',
+  'rest',
+  'wake',
   'announceConnecting',
   'announceBackoff',
   'announceReady',

@@ -178,11 +178,13 @@ export function startConnection(clock: SimulatedClock, inspect: (e: InspectionEv
       }
 
       // Effects: one create per entry into connecting, ended on each exit; one destroy per
-      // lifecycle, and only on the way to closed; validations paired.
+      // lifecycle, and only on the way to closed; validations and rests paired.
       const creating = paired(log, 'startCreate', 'endCreate');
       same(creating, snapshot.matches('connecting'), 'a create runs exactly while connecting');
       const validating = paired(log, 'startValidation', 'endValidation');
       same(validating, snapshot.matches({ open: 'validating' }), 'a validation runs exactly while validating');
+      const resting = paired(log, 'rest', 'wake');
+      same(resting, snapshot.matches({ open: 'idle' }), 'the resource rests (need not hold the process) exactly while idle');
       const destroys = count(lifeLog, 'startDestroy');
       same(destroys, snapshot.matches({ draining: 'closing' }) || snapshot.matches('closed') ? 1 : 0, 'destroys started');
       // Timers: exactly the one of the state it is in (an attempt with a finite timeout, a
