@@ -5,10 +5,11 @@
  * measurement, so the timed code has no branch on it.
  */
 import type { BenchPool, Contender, PoolConfig } from '../contenders/types.js';
+import { runChild } from '../lib/child.js';
 import { fullGc, guarded, warmPool } from '../lib/harness.js';
 import { Samples, atMost, type DerivedFigure, type ScenarioContext, type ScenarioResult } from '../lib/scenario.js';
 import { ratio, type Summary } from '../lib/stats.js';
-import { log, now, rotate } from '../lib/util.js';
+import { benchFile, log, now, rotate } from '../lib/util.js';
 
 const BATCH = 256;
 
@@ -65,7 +66,8 @@ function handleFigures(rows: ReadonlyArray<{ name: string; figures: Record<strin
   return out;
 }
 
-async function measure(contender: Contender, callers: number, warmupMs: number, durationMs: number): Promise<number> {
+/** One contender's loop, in the calling process (isolated-child.ts calls this in a fresh one). */
+export async function measureMicro(contender: Contender, callers: number, warmupMs: number, durationMs: number): Promise<number> {
   const config: PoolConfig<object> = {
     min: 10,
     max: 10,
@@ -84,15 +86,23 @@ async function measure(contender: Contender, callers: number, warmupMs: number, 
   }
 }
 
+const CHILD_LIMIT_MS = 60_000;
+
+function isolated(contender: Contender, warmupMs: number, durationMs: number): Promise<{ seq: number; conc: number }> {
+  return runChild(benchFile('../scenarios/isolated-child.ts'), ['micro', contender.name, String(warmupMs), String(durationMs)], ['--expose-gc'], CHILD_LIMIT_MS);
+}
+
 export async function runMicro(ctx: ScenarioContext): Promise<ScenarioResult> {
   const durationMs = ctx.quick ? 300 : 1500;
   const warmupMs = ctx.quick ? 100 : 300;
   const samples = new Samples(ctx.contenders.map((c) => ({ name: c.name, version: c.version })));
   for (let round = 0; round < ctx.rounds; round++) {
     for (const contender of rotate(ctx.contenders, round)) {
-      const seq = await guarded(contender, 'micro 1 caller', () => measure(contender, 1, warmupMs, durationMs));
+      // Both figures from one fresh process per contender and round (see isolated-child.ts).
+      const r = await guarded(contender, 'micro', () => isolated(contender, warmupMs, durationMs), CHILD_LIMIT_MS);
+      const seq = r?.seq;
+      const conc = r?.conc;
       if (seq !== undefined) samples.add(contender.name, 'seq', seq);
-      const conc = await guarded(contender, 'micro 100 callers', () => measure(contender, 100, warmupMs, durationMs));
       if (conc !== undefined) samples.add(contender.name, 'conc', conc);
       log(
         `  micro round ${round + 1}/${ctx.rounds} ${contender.name}: 1 caller ${seq?.toFixed(0) ?? 'n/a'} ops/s, ` +
@@ -106,7 +116,7 @@ export async function runMicro(ctx: ScenarioContext): Promise<ScenarioResult> {
     title: 'micro: acquire + release of a no-op resource',
     description:
       `Resources are \`{}\`; pool min 10 / max 10, pre-warmed, acquire timeout 30 s; ` +
-      `${warmupMs} ms warm-up, then ${durationMs} ms timed per measurement.`,
+      `${warmupMs} ms warm-up, then ${durationMs} ms timed per measurement; each contender in a fresh process per round.`,
     rounds: ctx.rounds,
     metrics: [
       { key: 'seq', label: '1 caller, ops/s', unit: 'ops/s', better: 'higher' },

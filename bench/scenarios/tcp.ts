@@ -5,9 +5,10 @@
  */
 import type { BenchPool, Contender, PoolConfig } from '../contenders/types.js';
 import { EchoServerProcess } from '../lib/echo-control.js';
+import { runChild } from '../lib/child.js';
 import { fullGc, guarded, warmPool } from '../lib/harness.js';
 import { Samples, type ScenarioContext, type ScenarioResult } from '../lib/scenario.js';
-import { log, now, rotate, settle, sleep } from '../lib/util.js';
+import { benchFile, log, now, rotate, settle, sleep } from '../lib/util.js';
 import { EchoClient } from '../tcp-client.js';
 
 const CALLERS = 64;
@@ -60,7 +61,14 @@ async function sweep(tracked: Tracked): Promise<number> {
   return leaked;
 }
 
-async function measurePool(contender: Contender, port: number, warmupMs: number, durationMs: number): Promise<{ rps: number; created: number; leaked: number }> {
+export interface PoolFigures {
+  rps: number;
+  created: number;
+  leaked: number;
+}
+
+/** One contender's run, in the calling process (isolated-child.ts calls this in a fresh one). */
+export async function measurePool(contender: Contender, port: number, warmupMs: number, durationMs: number): Promise<PoolFigures> {
   const tracked: Tracked = { live: new Set(), created: 0 };
   const pool: BenchPool<EchoClient> = contender.create<EchoClient>({
     min: MAX,
@@ -122,7 +130,9 @@ export async function runTcp(ctx: ScenarioContext): Promise<ScenarioResult> {
           continue;
         }
         const { contender } = entry;
-        const r = await guarded(contender, 'tcp', () => measurePool(contender, server.port, warmupMs, durationMs));
+        // In a fresh process per contender and round (see isolated-child.ts).
+        const args = ['tcp', contender.name, String(server.port), String(warmupMs), String(durationMs)];
+        const r = await guarded(contender, 'tcp', () => runChild<PoolFigures>(benchFile('../scenarios/isolated-child.ts'), args, ['--expose-gc'], 60_000), 60_000);
         if (r !== undefined) {
           samples.add(contender.name, 'rps', r.rps);
           if (r.created !== MAX) notes.push(`${contender.name} opened ${r.created} connections in round ${round + 1} (pool max ${MAX}).`);
@@ -139,7 +149,7 @@ export async function runTcp(ctx: ScenarioContext): Promise<ScenarioResult> {
     title: 'tcp: loopback echo, 64 callers, pool max 10',
     description:
       `Echo server in a separate process on 127.0.0.1; each request writes 32 bytes and waits for 32 bytes back. ` +
-      `Pool min 10 / max 10, pre-warmed; ${warmupMs} ms warm-up, then ${durationMs} ms timed.`,
+      `Pool min 10 / max 10, pre-warmed; ${warmupMs} ms warm-up, then ${durationMs} ms timed; each contender in a fresh process per round.`,
     rounds: ctx.rounds,
     metrics: [{ key: 'rps', label: 'req/s', unit: 'req/s', better: 'higher' }],
     rows: samples.toRows(),
