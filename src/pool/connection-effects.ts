@@ -142,6 +142,8 @@ export class ConnectionEffects {
       leakAt: Number.POSITIVE_INFINITY,
       leakStack: undefined,
       unwatch: undefined,
+      checkinOwed: false,
+      checkinListed: false,
       idleAt: -1,
     };
     pool.host.adopt(resource, pool);

@@ -25,9 +25,16 @@ export interface CheckinSink {
 
 const CHECKIN = { type: 'CHECKIN' } as const;
 
-/** Idle connections whose actor has not been told CHECKIN yet, and the end-of-turn delivery. */
+/**
+ * Idle connections whose actor has not been told CHECKIN yet, and the end-of-turn delivery.
+ *
+ * Flags on the records and a list, not a Set: a request loop adds and removes the same few
+ * records millions of times a turn, and a Set doing that became 4x slower than the rest of a
+ * checkout once a garbage collection had moved it to the old generation (the micro benchmark,
+ * profiled: 0.69M against 3M ops/s). A record is listed at most once per turn.
+ */
 export class DeferredCheckins {
-  private readonly unsent = new Set<ConnectionRecord>();
+  private readonly listed: ConnectionRecord[] = [];
   private flushScheduled = false;
 
   constructor(
@@ -37,7 +44,11 @@ export class DeferredCheckins {
 
   /** `record` went back onto the idle stack: its actor hears CHECKIN at the end of the turn, if it is still idle then. */
   defer(record: ConnectionRecord): void {
-    this.unsent.add(record);
+    record.checkinOwed = true;
+    if (!record.checkinListed) {
+      record.checkinListed = true;
+      this.listed.push(record);
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush).unref();
@@ -46,24 +57,29 @@ export class DeferredCheckins {
 
   /** `record` leaves the idle stack: true if its CHECKIN was still pending (its actor is still inUse), now never sent. */
   cancel(record: ConnectionRecord): boolean {
-    return this.unsent.delete(record);
+    if (!record.checkinOwed) return false;
+    record.checkinOwed = false;
+    return true;
   }
 
   /** Sends `record`'s pending CHECKIN now, before an event that depends on its actor's state. */
   deliver(record: ConnectionRecord): void {
-    if (this.unsent.delete(record)) this.sink.send(record.actor, CHECKIN);
+    if (this.cancel(record)) this.sink.send(record.actor, CHECKIN);
   }
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.unsent.size === 0) return;
+    if (this.listed.length === 0) return;
     const now = this.clock.now();
-    const records = [...this.unsent];
-    this.unsent.clear();
+    const records = this.listed.splice(0);
+    let delivered = false;
     for (const record of records) {
+      record.checkinListed = false;
+      if (!this.cancel(record)) continue;
       record.idleSince = now;
       this.sink.send(record.actor, CHECKIN);
+      delivered = true;
     }
-    this.sink.idleFrom(now);
+    if (delivered) this.sink.idleFrom(now);
   };
 }

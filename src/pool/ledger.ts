@@ -57,7 +57,13 @@ function leaseState(actor: AnyActorRef): LeaseState {
 
 export class PoolLedger {
   readonly idle = new IdleStack<ConnectionRecord>();
-  private readonly lent = new Map<object, ConnectionRecord>();
+  /**
+   * Records in state 'lent'. Not a Map of lent resources: a request loop sets and deletes the
+   * same few keys millions of times, and a hash table churned so became the slowest part of a
+   * checkout once a garbage collection had moved it to the old generation (profiled). The
+   * record's state says whether it is lent; the index finds it by resource.
+   */
+  private lentTotal = 0;
   private readonly index: RecordIndex;
   /** Idle connections whose actor has not been told CHECKIN yet. */
   private readonly checkins: DeferredCheckins;
@@ -81,7 +87,7 @@ export class PoolLedger {
     return this.idle.size;
   }
   get lentCount(): number {
-    return this.lent.size;
+    return this.lentTotal;
   }
 
   /** How long until a lent connection comes back to serve someone, on average (ms; 0: not known). */
@@ -167,17 +173,17 @@ export class PoolLedger {
   }
 
   private lend(record: ConnectionRecord): void {
+    if (record.state !== 'lent') this.lentTotal++;
     record.state = 'lent';
     record.uses++;
     record.lease++;
-    this.lent.set(record.resource, record);
     // Hold times feed the pool's create decisions (see servedByReturns in pool.decisions.ts).
     if (this.leases.start(record, this.owner.leakThreshold)) this.owner.deadline(record.leakAt);
   }
 
   /** The hot path's other half: a connection comes back from its holder. */
   release(resource: object): void {
-    const record = this.lent.get(resource);
+    const record = this.lentRecord(resource);
     if (record === undefined) return this.index.releaseUnknown(resource, 'returnConnection');
     this.giveBack(record);
   }
@@ -196,13 +202,13 @@ export class PoolLedger {
         this.handOver(waiter, record, true);
         return;
       }
-      this.lent.delete(record.resource);
+      this.lentTotal--;
       record.state = 'idle';
       this.idle.push(record);
       this.checkins.defer(record);
       return;
     }
-    this.lent.delete(record.resource);
+    this.lentTotal--;
     record.state = 'away';
     this.markRetired(record);
     // Retired while lent: the machine closes it now. ('gone': it closed while lent.)
@@ -211,7 +217,7 @@ export class PoolLedger {
 
   /** The holder gives a lent connection back as broken: it is closed, not pooled. */
   discard(resource: object): void {
-    const record = this.lent.get(resource);
+    const record = this.lentRecord(resource);
     if (record === undefined) return this.index.releaseUnknown(resource, 'destroyConnection');
     if (leaseState(record.actor) !== 'inUse') return this.giveBack(record); // retired or gone already
     this.leases.end(record, false);
@@ -223,7 +229,7 @@ export class PoolLedger {
    * bookkeeping comes first: the actor may close, and the pool forget it, inside the send.
    */
   private takeBackClosing(record: ConnectionRecord, reason: CloseReason): void {
-    this.lent.delete(record.resource);
+    this.lentTotal--;
     record.state = 'away';
     this.markRetired(record);
     this.owner.returned(record);
@@ -232,11 +238,12 @@ export class PoolLedger {
 
   /** The resource lent as `record` (for a Lease: is its lease still the current one?). */
   current(record: ConnectionRecord, lease: number): boolean {
-    return record.state === 'lent' && record.lease === lease && this.lent.get(record.resource) === record;
+    return record.state === 'lent' && record.lease === lease && this.index.find(record.resource) === record;
   }
 
   lentRecord(resource: object): ConnectionRecord | undefined {
-    return this.lent.get(resource);
+    const record = this.index.find(resource);
+    return record !== undefined && record.state === 'lent' ? record : undefined;
   }
 
   // --- creates, closes and retirements (effects the machines ask for) -----------------
@@ -292,7 +299,9 @@ export class PoolLedger {
     if (record === undefined) return undefined;
     if (record.state === 'validating') this.invalidated(record);
     if (record.retired) this.leaving--;
-    this.index.remove(record, this.lent.delete(record.resource));
+    const wasLent = record.state === 'lent';
+    if (wasLent) this.lentTotal--;
+    this.index.remove(record, wasLent);
     this.idle.remove(record);
     this.checkins.cancel(record);
     record.state = 'away';
@@ -331,8 +340,9 @@ export class PoolLedger {
       this.retire(record, reason);
       left--;
     }
-    for (const record of [...this.lent.values()]) {
+    for (const record of [...this.index.values()]) {
       if (left <= 0) break;
+      if (record.state !== 'lent') continue;
       if (leaseState(record.actor) !== 'inUse') continue;
       this.retire(record, reason);
       left--;
@@ -343,7 +353,7 @@ export class PoolLedger {
   /** Resources of connections that are idle or lent. */
   *resources(): IterableIterator<object> {
     for (const record of this.idle.records()) yield record.resource;
-    yield* this.lent.keys();
+    for (const record of this.index.values()) if (record.state === 'lent') yield record.resource;
   }
 
   private markRetired(record: ConnectionRecord): void {

@@ -38,6 +38,10 @@ export interface ConnectionRecord extends Stackable {
   leakStack: string | undefined;
   /** Removes the listeners on the resource's close events. */
   unwatch: (() => void) | undefined;
+  /** Its actor is owed a CHECKIN at the end of the turn (deferred-checkins.ts). */
+  checkinOwed: boolean;
+  /** It is in the deferred check-ins' list for this turn (owed or since cancelled). */
+  checkinListed: boolean;
 }
 
 /** Which call returned a connection (named in InvalidReturnError). */
@@ -61,6 +65,11 @@ export class RecordIndex {
 
   get(id: string): ConnectionRecord | undefined {
     return this.byId.get(id);
+  }
+
+  /** The record of `resource`, if its connection is still open. */
+  find(resource: object): ConnectionRecord | undefined {
+    return this.byResource.get(resource);
   }
 
   /** Every record (idle, lent, validating, leaving). */
