@@ -236,9 +236,12 @@ export class PoolLedger {
     this.owner.send(record.actor, { type: 'DISCARD', reason });
   }
 
-  /** The resource lent as `record` (for a Lease: is its lease still the current one?). */
+  /**
+   * The resource lent as `record` (for a Lease: is its lease still the current one?). Its state
+   * says enough: a record leaves the index (forget) in state 'away', and each lend counts a lease.
+   */
   current(record: ConnectionRecord, lease: number): boolean {
-    return record.state === 'lent' && record.lease === lease && this.index.find(record.resource) === record;
+    return record.state === 'lent' && record.lease === lease;
   }
 
   lentRecord(resource: object): ConnectionRecord | undefined {
