@@ -123,5 +123,6 @@ export {
   type InspectorRelay,
   type InspectorRelayOptions,
   type RelayInspector,
+  type RelayedSnapshot,
 } from './inspector/relay.js';
 export type { CloseReason } from '../machines/connection.machine.js';

@@ -17,6 +17,7 @@ import {
   type ConnectionOptions,
   type ConnectPhase,
   type InspectOption,
+  type InspectorRelay,
   type ManagerEvents,
   type NetworkErrorCategory,
   type RetryDecision,
@@ -25,13 +26,15 @@ import { connectionMachine, poolMachine, type ConnectionContext, type PoolContex
 
 // Types a user can now name (they appear in public signatures).
 const inspect: InspectOption = () => {};
+// The relay's inspector plugs into the manager; its declarations must compile without the DOM lib.
+const relayInspect = (relay: InspectorRelay): InspectOption => relay.inspector.inspect;
 const phase: ConnectPhase = 'tcp';
 const code: ConnectionClosedCode = 'ERR_CONNECTION_CLOSED';
 const category: NetworkErrorCategory | undefined = undefined;
 const options: ConnectionOptions = {};
 const decision: RetryDecision = RetryStrategy.fixed(TimeAmount.milliseconds(10)).decide(1, 3, new Error('x'));
 const context: Partial<ConnectionContext & PoolContext> = {};
-void [phase, code, category, options, context];
+void [phase, code, category, options, context, relayInspect];
 assert.equal(typeof connectionMachine.id, 'string');
 assert.equal(typeof poolMachine.id, 'string');
 assert.deepEqual(decision, { retry: true, delay: 10 });

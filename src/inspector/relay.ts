@@ -22,7 +22,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { createInspector } from '@statelyai/inspect';
+import type { AnyEventObject, InspectionEvent, Observer } from 'xstate';
 import type { WebSocket } from 'ws';
 import { ConfigurationError, ConnectionManagerError } from '../errors.js';
 import { describe } from '../time.js';
@@ -46,8 +46,32 @@ export interface InspectorRelayOptions {
   maxReplayActors?: number;
 }
 
-/** The inspector connected to the relay: pass its `inspect` to `new ConnectionManager({ inspect })`. */
-export type RelayInspector = ReturnType<typeof createInspector>;
+/**
+ * The inspector connected to the relay: pass its `inspect` to `new ConnectionManager({ inspect })`.
+ * The part of `@statelyai/inspect`'s `Inspector` a Node program uses, declared here because that
+ * package's own declarations name browser types (`Window`, `HTMLIFrameElement`) that a Node
+ * project without the DOM lib cannot compile.
+ */
+export interface RelayInspector {
+  /** The inspection observer to give XState (`createActor(logic, { inspect })`) or the manager. */
+  readonly inspect: Observer<InspectionEvent>;
+  /** Registers an actor by id with the viewers (for actors not run by XState). */
+  actor(actorId: string, snapshot?: RelayedSnapshot, info?: { definition?: string; parentId?: string; rootId?: string }): void;
+  /** Shows an event sent to the actor with this id. */
+  event(actorId: string, event: AnyEventObject | string, info?: { source?: string }): void;
+  /** Shows a snapshot of the actor with this id. */
+  snapshot(actorId: string, snapshot: RelayedSnapshot, info?: { event?: AnyEventObject }): void;
+  start(): void;
+  stop(): void;
+}
+
+/** A snapshot as the inspector shows it. */
+export interface RelayedSnapshot {
+  status?: 'active' | 'done' | 'error' | 'stopped';
+  context?: unknown;
+  value?: unknown;
+  output?: unknown;
+}
 
 export interface InspectorRelay {
   /** Open this in a browser: the page embedding the Stately inspector. */
