@@ -20,12 +20,17 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(fn, ms) {
-    const handle: LongTimeout = { timer: undefined, refd: false };
-    armLong(handle, fn, ms);
+    const handle: LongTimeout = { timer: undefined, refd: false, fn, ms, pending: false };
+    if (!(ms < Number.POSITIVE_INFINITY)) return handle; // Infinity (or NaN): a timeout switched off
+    handle.pending = true;
+    unarmed.push(handle);
+    if (unarmed.length === 1) queueMicrotask(armUnarmed);
     return handle;
   },
   clearTimeout(handle) {
-    if (isLongTimeout(handle) && handle.timer !== undefined) {
+    if (!isLongTimeout(handle)) return;
+    handle.pending = false;
+    if (handle.timer !== undefined) {
       clearTimeout(handle.timer);
       handle.timer = undefined;
     }
@@ -39,6 +44,28 @@ interface LongTimeout {
   timer: NodeJS.Timeout | undefined;
   /** Keeps the process alive (see refTimeout); otherwise unref'd. */
   refd: boolean;
+  fn: () => void;
+  ms: number;
+  /** Set, not yet armed (see armUnarmed). */
+  pending: boolean;
+}
+
+/**
+ * Timers set since the last microtask, armed together once the current synchronous work is
+ * done. Timers cleared in the same step that set them (a destroy that finished at once cancels
+ * its destroy timeout at once) never reach Node's timer lists. The delay counts from the
+ * arming, at most a microtask late.
+ */
+const unarmed: LongTimeout[] = [];
+
+function armUnarmed(): void {
+  // Timers set while arming (none today) would wait for the next microtask: take a snapshot.
+  const batch = unarmed.splice(0, unarmed.length);
+  for (const handle of batch) {
+    if (!handle.pending) continue; // cleared before it was armed
+    handle.pending = false;
+    armLong(handle, handle.fn, handle.ms);
+  }
 }
 
 function isLongTimeout(h: unknown): h is LongTimeout {
@@ -46,7 +73,6 @@ function isLongTimeout(h: unknown): h is LongTimeout {
 }
 
 function armLong(handle: LongTimeout, fn: () => void, ms: number): void {
-  if (!(ms < Number.POSITIVE_INFINITY)) return; // Infinity (or NaN): a timeout switched off
   const step = Math.min(Math.max(0, ms), MAX_TIMER_MS);
   const rest = ms - step;
   const timer = setTimeout(() => {

@@ -323,6 +323,25 @@ describe('a hung factory', () => {
     expect(m.connectionCache.stats('slow')).toMatchObject({ failed: 1, connecting: 0 });
   });
 
+  test('a factory that reads its signal only after the attempt was abandoned finds it aborted, with the reason', async () => {
+    // The AbortController is made when the factory first reads `signal` (most never do), so one
+    // read late must still see the abandonment that happened before it.
+    const { clock, m } = simulated();
+    let options: { signal: AbortSignal; connectionId: string } | undefined;
+    const hung = (o: { signal: AbortSignal; connectionId: string }) => {
+      options = o;
+      return new Promise<object>(() => {});
+    };
+    const outcome = m.connectionCache.acquireConnection('late', { timeout: 1000, acquireTimeout: Number.POSITIVE_INFINITY }, hung).catch((e: unknown) => e);
+    await flushMicrotasks();
+    expect(options?.connectionId).toMatch(/^late#/);
+    clock.increment(1000);
+    expect(await outcome).toBeInstanceOf(AttemptTimeoutError);
+    const signal = options?.signal;
+    expect(signal?.aborted).toBe(true);
+    expect((signal?.reason as Error).message).toBe('connection attempt abandoned');
+  });
+
   test('gracefulShutdown({ timeout: Infinity }) is not held past the create timeout', async () => {
     const { clock, m } = simulated();
     m.connectionCache.acquireConnection('slow', { timeout: 5000 }, () => new Promise<object>(() => {})).catch(() => {});

@@ -298,6 +298,34 @@ describe('destroyTimeout', () => {
   });
 });
 
+describe('a destroy that finishes at once', () => {
+  test('a synchronous destroy closes the connection within destroy(); one that throws closes it too, its error on connection:closed', async () => {
+    // Such a destroy is raised in the same step (no mailbox round trip, no pending destroy).
+    const { m } = simulated();
+    const t = tracker();
+    const destroy = (c: FakeConnection) => {
+      if (c.n === 2) throw new Error('close failed');
+    };
+    const closed: Array<{ reason: string; error: string | undefined }> = [];
+    m.events.on('connection:closed', (e) => closed.push({ reason: e.reason, error: e.error?.message }));
+    const pool = m.pool('k', { maxConnections: 1, destroy }, t.factory);
+    const first = await pool.acquire();
+    pool.destroy(first);
+    expect(pool.stats()).toMatchObject({ total: 0, closing: 0 });
+    const second = await pool.acquire();
+    expect(second.n).toBe(2);
+    pool.destroy(second);
+    expect(pool.stats()).toMatchObject({ total: 0, closing: 0 });
+    expect(closed).toEqual([
+      { reason: 'discarded', error: undefined },
+      { reason: 'discarded', error: 'close failed' },
+    ]);
+    const third = await pool.acquire();
+    expect(third.n).toBe(3);
+    pool.release(third);
+  });
+});
+
 describe('statistics', () => {
   test('hits count hand-overs to waiters too: 1,000 acquires served by 5 connections', async () => {
     const m = manager();

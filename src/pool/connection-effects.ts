@@ -22,7 +22,8 @@ import type { KeyedPool } from './keyed-pool.js';
 export type ConnectionFactory<T> = (options: { signal: AbortSignal; connectionId: string }) => T | Promise<T>;
 
 const noop = (): void => {};
-const DESTROYED = { type: 'DESTROYED' } as const;
+type DestroyedEvent = { type: 'DESTROYED'; error?: unknown };
+const DESTROYED: DestroyedEvent = { type: 'DESTROYED' };
 const VALID = { type: 'VALID' } as const;
 
 interface Emitterish {
@@ -58,13 +59,38 @@ function errorOf(args: unknown[]): unknown {
   return undefined;
 }
 
+/**
+ * One create in flight, and the options its factory is called with. The AbortController is
+ * made only when the factory reads `signal`: many factories never do, and one controller per
+ * create was a measurable part of a connection's lifecycle when connections churn.
+ */
+class CreateAttempt {
+  private controller: AbortController | undefined;
+  private abandoned: { reason: Error } | undefined;
+
+  constructor(readonly connectionId: string) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abandoned !== undefined) this.controller.abort(this.abandoned.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    this.abandoned = { reason };
+    this.controller?.abort(reason);
+  }
+}
+
 export class ConnectionEffects {
   /** Average time (ms) a successful create takes; 0: none yet. */
   createMs = 0;
   /** The key's last create error since its last successful create (for AcquireTimeoutError's cause). */
   lastCreateError: unknown = undefined;
   /** Attempts in flight, by connection id. */
-  private readonly creates = new Map<string, AbortController>();
+  private readonly creates = new Map<string, CreateAttempt>();
   private readonly validations = new Map<string, AbortController>();
 
   constructor(private readonly pool: KeyedPool) {}
@@ -72,37 +98,36 @@ export class ConnectionEffects {
   // --- create ---------------------------------------------------------------------------
 
   startCreate(id: string, actor: AnyActorRef): void {
-    const controller = new AbortController();
-    this.creates.set(id, controller);
-    void this.create(id, actor, controller);
+    const attempt = new CreateAttempt(id);
+    this.creates.set(id, attempt);
+    void this.create(id, actor, attempt);
   }
 
   /** Leaving `connecting`: an attempt still running was abandoned (timeout, shutdown). */
   endCreate(id: string): void {
-    const controller = this.creates.get(id);
-    if (controller === undefined) return;
+    const attempt = this.creates.get(id);
+    if (attempt === undefined) return;
     this.creates.delete(id);
-    controller.abort(new Error('connection attempt abandoned'));
+    attempt.abort(new Error('connection attempt abandoned'));
   }
 
-  private async create(id: string, actor: AnyActorRef, controller: AbortController): Promise<void> {
+  private async create(id: string, actor: AnyActorRef, attempt: CreateAttempt): Promise<void> {
     const pool = this.pool;
     const clock = pool.host.clock;
     const started = clock.now();
-    const signal = controller.signal;
     let resource: unknown;
     try {
       const factory = pool.factory;
       if (factory === undefined) throw new InvalidConnectionError(pool.key, 'no factory was given for this key');
-      resource = await factory({ signal, connectionId: id });
+      resource = await factory(attempt);
     } catch (error) {
-      if (this.creates.get(id) !== controller) return; // abandoned meanwhile: nobody is listening
+      if (this.creates.get(id) !== attempt) return; // abandoned meanwhile: nobody is listening
       this.creates.delete(id);
       this.lastCreateError = error;
       actor.send({ type: 'CREATE_FAILED', error });
       return;
     }
-    if (this.creates.get(id) !== controller) {
+    if (this.creates.get(id) !== attempt) {
       // Abandoned meanwhile (timeout, shutdown): nobody will use this one.
       if (resource !== null && typeof resource === 'object') this.destroyQuietly(resource);
       return;
@@ -186,12 +211,14 @@ export class ConnectionEffects {
 
   // --- destroy --------------------------------------------------------------------------
 
-  startDestroy(id: string, actor: AnyActorRef): void {
+  /**
+   * Destroys the resource. Returns the DESTROYED event when the destroy finished at once (a
+   * synchronous destroy, a throw, or nothing to destroy), for the machine to raise in the same
+   * step; otherwise undefined, and DESTROYED is sent when its promise settles.
+   */
+  startDestroy(id: string, actor: AnyActorRef): DestroyedEvent | undefined {
     const record = this.pool.ledger.record(id);
-    if (record === undefined) {
-      actor.send(DESTROYED); // nothing was created
-      return;
-    }
+    if (record === undefined) return DESTROYED; // nothing was created
     record.unwatch?.();
     record.unwatch = undefined;
     this.pool.counters.destroyed++;
@@ -199,17 +226,14 @@ export class ConnectionEffects {
     try {
       result = (this.pool.spec.destroy ?? defaultDestroy)(record.resource);
     } catch (error) {
-      actor.send({ type: 'DESTROYED', error });
-      return;
+      return { type: 'DESTROYED', error };
     }
-    if (isThenable(result)) {
-      result.then(
-        () => actor.send(DESTROYED),
-        (error: unknown) => actor.send({ type: 'DESTROYED', error }),
-      );
-    } else {
-      actor.send(DESTROYED);
-    }
+    if (!isThenable(result)) return DESTROYED;
+    result.then(
+      () => actor.send(DESTROYED),
+      (error: unknown) => actor.send({ type: 'DESTROYED', error }),
+    );
+    return undefined;
   }
 
   private destroyQuietly(resource: object): void {

@@ -46,7 +46,11 @@ export function provideMachines(host: EffectsHost) {
       }),
       startCreate: ({ context, self }) => effectsOf(context).startCreate(context.id, self),
       endCreate: ({ context }) => effectsOf(context).endCreate(context.id),
-      startDestroy: ({ context, self }) => effectsOf(context).startDestroy(context.id, self),
+      // A destroy that finished at once is raised in the same step: no mailbox round trip.
+      startDestroy: enqueueActions(({ context, self, enqueue }) => {
+        const done = effectsOf(context).startDestroy(context.id, self);
+        if (done !== undefined) enqueue.raise(done);
+      }),
       startValidation: ({ context, self }) => effectsOf(context).startValidation(context.id, self),
       endValidation: ({ context }) => effectsOf(context).endValidation(context.id),
       rest: ({ context }) => effectsOf(context).rest(context.id, true),
