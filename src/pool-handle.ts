@@ -123,11 +123,18 @@ export class Pool<T extends object> {
   }
 
   /** Borrows a connection as a Lease, bound to this one checkout. */
-  async lease(options?: LeaseOptions): Promise<Lease<T>> {
-    const connection = await this.acquire(options);
-    const record = this.pool.ledger.lentRecord(connection) as ConnectionRecord;
-    return new Lease<T>(this.pool, record, record.lease);
+  lease(options?: LeaseOptions): Promise<Lease<T>> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = readSignal(options, 'options');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.pool.acquireAs(signal, this.leaseOf);
   }
+
+  /** The Lease of the checkout that just lent `record`. */
+  private readonly leaseOf = (record: ConnectionRecord): Lease<T> => new Lease<T>(this.pool, record, record.lease);
 
   /**
    * Runs `fn` with a connection and gives it back: released when `fn` settles, destroyed when

@@ -136,6 +136,23 @@ export class KeyedPool implements LedgerOwner {
    * At the deadline: `null`, or an AcquireTimeoutError when `rejectOnTimeout`.
    */
   acquire(signal: AbortSignal | undefined, rejectOnTimeout: boolean): Promise<object | null> {
+    const lent = this.checkout(signal, rejectOnTimeout);
+    return lent instanceof Promise ? lent : Promise.resolve(lent.resource);
+  }
+
+  /**
+   * As `acquire` (rejecting at the deadline), resolving with `wrap` of the lent connection's
+   * record: a Pool handle's Lease, made without a second promise when an idle connection is
+   * lent at once.
+   */
+  acquireAs<L>(signal: AbortSignal | undefined, wrap: (record: ConnectionRecord) => L): Promise<L> {
+    const lent = this.checkout(signal, true);
+    if (!(lent instanceof Promise)) return Promise.resolve(wrap(lent));
+    return lent.then((resource) => wrap(this.ledger.lentRecord(resource as object) as ConnectionRecord));
+  }
+
+  /** An idle connection lent at once (its record), or the promise of one lent later. */
+  private checkout(signal: AbortSignal | undefined, rejectOnTimeout: boolean): ConnectionRecord | Promise<object | null> {
     if (!this.host.accepting()) return this.refuse(new ShutdownError());
     if (signal?.aborted) return this.refuse(new AbortError('acquire was aborted', { cause: signal.reason }));
     this.lastUsed = this.host.tick();
@@ -151,7 +168,7 @@ export class KeyedPool implements LedgerOwner {
     }
     if (stack !== undefined) record.leakStack = stack;
     this.notices.lent(record, 0, true);
-    return Promise.resolve(record.resource);
+    return record;
   }
 
   // --- LedgerOwner: what the ledger tells us --------------------------------------------
