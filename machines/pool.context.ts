@@ -9,10 +9,13 @@ import { connectionId } from './ids.js';
 import { connectionsWanted, newFailureEpisode } from './pool.decisions.js';
 import type { PoolContext, PoolEvent } from './pool.types.js';
 
-/** The input of the connection a pool spawns next. */
-export function nextConnectionInput(c: PoolContext): ConnectionInput {
+/**
+ * The input of the connection a pool starts next: in a new actor (`id` omitted: the next id),
+ * or in the actor `id` whose connection closed (its slot reused; no new id is built).
+ */
+export function nextConnectionInput(c: PoolContext, id: string = connectionId(c.key, c.nextId)): ConnectionInput {
   return {
-    id: connectionId(c.key, c.nextId),
+    id,
     key: c.key,
     maxAttempts: c.config.maxAttempts,
     attemptTimeout: c.config.attemptTimeout,

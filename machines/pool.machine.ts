@@ -119,7 +119,7 @@ export const poolMachine = setup({
     /** Effect: the actor of the connection that closed begins the next one (its slot reused). */
     reuseConnection: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'CONNECTION.CLOSED') return;
-      enqueue.sendTo(event.id, { type: 'START', input: { ...nextConnectionInput(context), id: event.id } });
+      enqueue.sendTo(event.id, { type: 'START', input: nextConnectionInput(context, event.id) });
     }),
     /** The closed connection's slot goes to the next one: fresh demand, one fewer open, one more connecting. */
     countReused: assign(({ context, event }) => {

@@ -124,7 +124,7 @@ export function provideMachines(host: EffectsHost) {
       reuseConnection: enqueueActions(({ context, event, enqueue }) => {
         const id = idOf(event);
         const ref = poolOf(context.key).reuse(id);
-        if (ref !== undefined) enqueue.sendTo(ref, { type: 'START', input: { ...nextConnectionInput(context), id } });
+        if (ref !== undefined) enqueue.sendTo(ref, { type: 'START', input: nextConnectionInput(context, id) });
       }),
       stopConnection: enqueueActions(({ context, event, enqueue }) => {
         const actor = poolOf(context.key).takeActor(idOf(event));
