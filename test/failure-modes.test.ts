@@ -342,6 +342,22 @@ describe('a hung factory', () => {
     expect((signal?.reason as Error).message).toBe('connection attempt abandoned');
   });
 
+  test('the options a factory is called with spread like a plain object: the copied signal aborts with the attempt', async () => {
+    const { clock, m } = simulated();
+    let copied: { signal: AbortSignal; connectionId: string } | undefined;
+    const hung = (o: { signal: AbortSignal; connectionId: string }) => {
+      copied = { ...o }; // as a factory passing its options on to a client library would
+      return new Promise<object>(() => {});
+    };
+    const outcome = m.connectionCache.acquireConnection('spread', { timeout: 1000, acquireTimeout: Number.POSITIVE_INFINITY }, hung).catch((e: unknown) => e);
+    await flushMicrotasks();
+    expect(Object.keys(copied ?? {}).sort()).toEqual(['connectionId', 'signal']);
+    expect(copied?.signal.aborted).toBe(false);
+    clock.increment(1000);
+    expect(await outcome).toBeInstanceOf(AttemptTimeoutError);
+    expect(copied?.signal.aborted).toBe(true);
+  });
+
   test('gracefulShutdown({ timeout: Infinity }) is not held past the create timeout', async () => {
     const { clock, m } = simulated();
     m.connectionCache.acquireConnection('slow', { timeout: 5000 }, () => new Promise<object>(() => {})).catch(() => {});

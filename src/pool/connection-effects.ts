@@ -66,20 +66,33 @@ function errorOf(args: unknown[]): unknown {
  */
 class CreateAttempt {
   private controller: AbortController | undefined;
-  private abandoned: { reason: Error } | undefined;
+  private abandonedBy: Error | undefined;
+  /**
+   * What the factory is called with. `signal` is an own, enumerable getter, so destructuring,
+   * spreading (`{ ...options }`) and `Object.keys` see it as they would a plain property.
+   */
+  readonly options: { readonly signal: AbortSignal; readonly connectionId: string };
 
-  constructor(readonly connectionId: string) {}
+  constructor(connectionId: string) {
+    const attempt = this;
+    this.options = {
+      connectionId,
+      get signal(): AbortSignal {
+        return attempt.signal();
+      },
+    };
+  }
 
-  get signal(): AbortSignal {
+  private signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.abandoned !== undefined) this.controller.abort(this.abandoned.reason);
+      if (this.abandonedBy !== undefined) this.controller.abort(this.abandonedBy);
     }
     return this.controller.signal;
   }
 
   abort(reason: Error): void {
-    this.abandoned = { reason };
+    this.abandonedBy = reason;
     this.controller?.abort(reason);
   }
 }
@@ -119,7 +132,7 @@ export class ConnectionEffects {
     try {
       const factory = pool.factory;
       if (factory === undefined) throw new InvalidConnectionError(pool.key, 'no factory was given for this key');
-      resource = await factory(attempt);
+      resource = await factory(attempt.options);
     } catch (error) {
       if (this.creates.get(id) !== attempt) return; // abandoned meanwhile: nobody is listening
       this.creates.delete(id);
