@@ -21,7 +21,7 @@ import { leafPaths } from '../src/dashboard/watcher.js';
 import { actorTree } from '../src/introspection.js';
 import { launchBrowser, loopbackOnly, type TestBrowser } from './support/browser.js';
 import { manager } from './support/managers.js';
-import { startEchoServer, type TestServer } from './support/servers.js';
+import { startEchoServer, trackServers, type TestServer } from './support/servers.js';
 
 const forDocs = process.env.CMK_SCREENSHOTS === '1';
 const images = forDocs ? fileURLToPath(new URL('../docs/images/', import.meta.url)) : `${mkdtempSync(join(tmpdir(), 'cmk-screenshots-'))}/`;
@@ -29,8 +29,8 @@ const images = forDocs ? fileURLToPath(new URL('../docs/images/', import.meta.ur
 /** Launched by the first test that needs it: without Chromium, each test fails saying so (none is skipped). */
 let browser: Promise<TestBrowser> | undefined;
 const context = async () => (await (browser ??= launchBrowser())).context;
+const track = trackServers(); // closes the servers after the pages and dashboards below
 const dashboards: Dashboard[] = [];
-const servers: TestServer[] = [];
 const pages: Page[] = [];
 
 afterAll(async () => {
@@ -41,14 +41,9 @@ afterAll(async () => {
 afterEach(async () => {
   await Promise.all(pages.splice(0).map((p) => p.close()));
   await Promise.all(dashboards.splice(0).map((d) => d.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function echoServer(): Promise<TestServer> {
-  const s = await startEchoServer();
-  servers.push(s);
-  return s;
-}
+const echoServer = (): Promise<TestServer> => track(startEchoServer());
 
 function connectTo(server: TestServer): () => Promise<net.Socket> {
   return async () => {

@@ -3,7 +3,6 @@
  * for a busy port, only the library's producer relayed (never what a viewer sends), late
  * viewers get the live actors, and close() leaves nothing behind.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -20,6 +19,7 @@ import {
 import { serialize } from '../src/inspector/producer.js';
 import { ActorReplay } from '../src/inspector/replay.js';
 import { manager } from './support/managers.js';
+import { runFixture } from './support/processes.js';
 import { activeResources, HOST } from './support/servers.js';
 
 const relays: InspectorRelay[] = [];
@@ -215,17 +215,7 @@ describe('startInspectorRelay', () => {
     ['immediate', 'closed at once'],
   ])('a process whose relay was closed exits by itself (%s)', async (mode, output) => {
     const fixture = fileURLToPath(new URL('./fixtures/relay-exit.ts', import.meta.url));
-    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        clearTimeout(killer);
-        resolve({ code, out });
-      });
-    });
+    const result = await runFixture(fixture, [mode]);
     expect(result.out).toContain(output);
     expect(result.code).toBe(0);
   });

@@ -21,20 +21,16 @@ import {
   CLIENT_KEY_PASSPHRASE,
   startTlsEchoServer,
   tlsFixtures,
+  trackServers,
   type TestServer,
   type TlsServerOptions,
 } from './support/servers.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
+const track = trackServers();
+afterEach(() => {
   vi.restoreAllMocks();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-async function serve(options: TlsServerOptions = {}): Promise<TestServer> {
-  const server = await startTlsEchoServer(options);
-  servers.push(server);
-  return server;
-}
+const serve = (options: TlsServerOptions = {}): Promise<TestServer> => track(startTlsEchoServer(options));
 
 /** The network events of one manager, as `type code` lines. */
 function record(m: ReturnType<typeof manager>): string[] {

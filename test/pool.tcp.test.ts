@@ -1,19 +1,11 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { manager } from './support/managers.js';
-import { findClosedPort, startEchoServer, type TestServer } from './support/servers.js';
+import { findClosedPort, startEchoServer, trackServers, type TestServer } from './support/servers.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function echoServer(): Promise<TestServer> {
-  const s = await startEchoServer();
-  servers.push(s);
-  return s;
-}
+const track = trackServers();
+const echoServer = (): Promise<TestServer> => track(startEchoServer());
 
 function connectTo(port: number) {
   return async (): Promise<net.Socket> => {

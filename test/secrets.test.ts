@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import {
   Connection,
@@ -23,18 +23,10 @@ import {
   findClosedPort,
   startTlsEchoServer,
   tlsFixtures,
-  type TestServer,
+  trackServers,
 } from './support/servers.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function track(s: Promise<TestServer>): Promise<TestServer> {
-  const server = await s;
-  servers.push(server);
-  return server;
-}
+const track = trackServers();
 
 /** The strings that must never appear: the passphrase and every line of the key's PEM body. */
 const secrets = [

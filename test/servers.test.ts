@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   ConfigurationError,
   Connection,
@@ -15,18 +15,10 @@ import {
   startSilentServer,
   startTlsEchoServer,
   tlsFixtures,
-  type TestServer,
+  trackServers,
 } from './support/servers.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function track(s: Promise<TestServer>): Promise<TestServer> {
-  const server = await s;
-  servers.push(server);
-  return server;
-}
+const track = trackServers();
 
 /** Writes `text` and reads the same number of bytes back. */
 async function echo(connection: Connection, text: string): Promise<string> {

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { RetryStrategy, ShutdownError } from '../src/index.js';
 import { manager, simulated } from './support/managers.js';
 import { deferred, flushMicrotasks, nextTurn, tracker, type FakeConnection } from './support/resources.js';
+import { runFixture } from './support/processes.js';
 import { startEchoServer } from './support/servers.js';
 
 describe('gracefulShutdown', () => {
@@ -109,20 +109,7 @@ describe('gracefulShutdown', () => {
 
 describe('nothing keeps the process alive', () => {
   const fixture = fileURLToPath(new URL('./fixtures/exit-after-shutdown.ts', import.meta.url));
-  function run(mode: string, ...args: string[]): Promise<{ code: number | null; ms: number; out: string }> {
-    return new Promise((resolve, reject) => {
-      const started = performance.now();
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        clearTimeout(killer);
-        resolve({ code, ms: performance.now() - started, out });
-      });
-    });
-  }
+  const run = (mode: string, ...args: string[]) => runFixture(fixture, [mode, ...args]);
 
   test('after gracefulShutdown, with TCP sockets, idle timers and a waiter left behind', async () => {
     const r = await run('shutdown');

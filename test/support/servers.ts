@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 export const HOST = '127.0.0.1';
 
@@ -272,6 +273,20 @@ export async function findClosedPort(): Promise<number> {
 /** Closes every server given, ignoring those already closed. */
 export async function closeAll(servers: Iterable<TestServer>): Promise<void> {
   await Promise.all([...servers].map((s) => s.close()));
+}
+
+/**
+ * For a test file's top level: returns `track`, which awaits a server being started and keeps
+ * it, and closes every server kept after each test (`await track(startEchoServer())`).
+ */
+export function trackServers(): <S extends TestServer>(starting: Promise<S>) => Promise<S> {
+  const servers: TestServer[] = [];
+  afterEach(() => closeAll(servers.splice(0)));
+  return async (starting) => {
+    const server = await starting;
+    servers.push(server);
+    return server;
+  };
 }
 
 /** Counts libuv resources by type (e.g. TCPSocketWrap, TCPServerWrap, Timeout). */
