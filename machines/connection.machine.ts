@@ -56,6 +56,19 @@ export function premature(openMs: number, stabilityWindow: number): boolean {
   return openMs < stabilityWindow;
 }
 
+/** The report a connection sends its parent once it has closed (the runtime adds demand facts to it). */
+export function closedReport(context: ConnectionContext): Extract<ConnectionReport, { type: 'CONNECTION.CLOSED' }> {
+  return {
+    type: 'CONNECTION.CLOSED',
+    id: context.id,
+    epoch: context.epoch,
+    reason: context.closeReason ?? 'dropped',
+    opened: context.opened,
+    failedAttempt: context.failedAttempt,
+    error: context.error,
+  };
+}
+
 export const connectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
@@ -151,16 +164,7 @@ export const connectionMachine = setup({
       } satisfies ConnectionReport);
     }),
     reportClosed: enqueueActions(({ context, self, enqueue }) => {
-      if (!hasParent(self)) return;
-      enqueue.sendParent({
-        type: 'CONNECTION.CLOSED',
-        id: context.id,
-        epoch: context.epoch,
-        reason: context.closeReason ?? 'dropped',
-        opened: context.opened,
-        failedAttempt: context.failedAttempt,
-        error: context.error,
-      } satisfies ConnectionReport);
+      if (hasParent(self)) enqueue.sendParent(closedReport(context));
     }),
   },
 }).createMachine({

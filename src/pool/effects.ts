@@ -5,7 +5,7 @@
  * KeyedPool, ConnectionEffects, the ledger and the LinkRegistry.
  */
 import { assign, enqueueActions, type AnyActorRef } from 'xstate';
-import { connectionMachine, type ConnectionContext } from '../../machines/connection.machine.js';
+import { closedReport, connectionMachine, type ConnectionContext } from '../../machines/connection.machine.js';
 import { managerMachine } from '../../machines/manager.machine.js';
 import type { ConnectionReport } from '../../machines/connection.machine.js';
 import { nextConnectionInput, poolMachine, type ClosedReport, type PoolContext, type PoolEvent } from '../../machines/pool.machine.js';
@@ -72,16 +72,8 @@ export function provideMachines(host: EffectsHost) {
       },
       // The pool decides on fresh demand: whether the slot is reused at once for its waiters.
       reportClosed: enqueueActions(({ context, enqueue }) => {
-        enqueue.sendParent({
-          type: 'CONNECTION.CLOSED',
-          id: context.id,
-          epoch: context.epoch,
-          reason: context.closeReason ?? 'dropped',
-          opened: context.opened,
-          failedAttempt: context.failedAttempt,
-          error: context.error,
-          ...poolOf(context.key).demand.facts(),
-        } satisfies ClosedReport);
+        const report: ClosedReport = Object.assign(closedReport(context), poolOf(context.key).demand.facts());
+        enqueue.sendParent(report);
       }),
     },
   });
