@@ -230,6 +230,35 @@ describe('maxLifetime and maxUses', () => {
     expect(Math.max(...retiredAt)).toBeLessThanOrEqual(100_000);
   });
 
+  // A listener of the sweep's events may return a connection the same sweep retired a moment
+  // earlier, before that connection's actor has heard of it.
+  test.each(['release', 'destroy'] as const)(
+    'a connection retired by a sweep and returned (%s) from a listener of that sweep is closed, never lent again',
+    async (call) => {
+      const { clock, m } = simulated();
+      const t = tracker();
+      const pool = m.pool('k', { maxConnections: 2, maxLifetime: 10_000 }, t.factory);
+      const a = await pool.acquire();
+      const b = await pool.acquire();
+      let expirations = 0;
+      m.events.on('cache:expiration', () => {
+        if (++expirations === 2) pool[call](a); // both lent connections retired by now
+      });
+      clock.increment(10_000);
+      await flushMicrotasks();
+      expect(expirations).toBe(2);
+      expect(a.destroyCalls).toBe(1);
+      expect(pool.stats()).toMatchObject({ idle: 0, closing: 0 });
+      const next = await pool.acquire();
+      expect(next).not.toBe(a);
+      expect(next).not.toBe(b);
+      pool.release(next);
+      pool.release(b);
+      await flushMicrotasks();
+      expect(b.destroyCalls).toBe(1);
+    },
+  );
+
   test('maxUses: a connection lent that many times closes when returned', async () => {
     const m = manager();
     const t = tracker();

@@ -43,16 +43,15 @@ const CHECKOUT = { type: 'CHECKOUT' } as const;
 const CHECKIN = { type: 'CHECKIN' } as const;
 const VALIDATE = { type: 'VALIDATE' } as const;
 
-type LeaseState = 'inUse' | 'awaitingReturn' | 'gone';
-
-/** Where the connection machine says a lent connection is (read from the snapshot's value, not `matches`). */
-function leaseState(actor: AnyActorRef): LeaseState {
+/**
+ * Whether the actor of a lent, retired connection has closed already (it dropped while lent):
+ * it is neither still lent (its RETIRE not delivered yet) nor awaiting its return. Read from the
+ * snapshot's value, not `matches`: this runs on every return of a retired connection.
+ */
+function closedWhileLent(actor: AnyActorRef): boolean {
   const value: unknown = actor.getSnapshot().value;
-  if (typeof value === 'object' && value !== null) {
-    if ((value as { open?: string }).open === 'inUse') return 'inUse';
-    if ((value as { draining?: string }).draining === 'awaitingReturn') return 'awaitingReturn';
-  }
-  return 'gone';
+  if (typeof value !== 'object' || value === null) return true;
+  return (value as { open?: string }).open !== 'inUse' && (value as { draining?: string }).draining !== 'awaitingReturn';
 }
 
 export class PoolLedger {
@@ -188,13 +187,18 @@ export class PoolLedger {
     this.giveBack(record);
   }
 
-  /** Returns `record` (lent) to the pool: to the oldest waiter, or onto the idle stack. */
+  /**
+   * Returns `record` (lent) to the pool: to the oldest waiter, or onto the idle stack. Whether it
+   * may stay is `record.retired`, set the moment its retirement is decided; its actor may not
+   * have heard yet (a RETIRE waits until the pool's transition ends, and a listener of that
+   * transition's events may return the connection meanwhile), so its state is no guide here.
+   */
   giveBack(record: ConnectionRecord): void {
-    const state = leaseState(record.actor);
-    this.leases.end(record, state === 'inUse');
-    if (state === 'inUse' && this.owner.wornOut(record)) return this.takeBackClosing(record, 'uses');
+    const retired = record.retired;
+    this.leases.end(record, !retired);
+    if (!retired && this.owner.wornOut(record)) return this.takeBackClosing(record, 'uses');
     this.owner.returned(record);
-    if (state === 'inUse') {
+    if (!retired) {
       const waiter = this.waiters.next();
       if (waiter !== undefined) {
         // Handed straight over: it stays lent and its actor stays inUse.
@@ -210,16 +214,16 @@ export class PoolLedger {
     }
     this.lentTotal--;
     record.state = 'away';
-    this.markRetired(record);
-    // Retired while lent: the machine closes it now. ('gone': it closed while lent.)
-    if (state === 'awaitingReturn') this.owner.send(record.actor, CHECKIN);
+    // Retired while lent: its return lets the machine close it (the CHECKIN follows the RETIRE),
+    // unless it has closed already (it dropped while lent).
+    if (!closedWhileLent(record.actor)) this.owner.send(record.actor, CHECKIN);
   }
 
   /** The holder gives a lent connection back as broken: it is closed, not pooled. */
   discard(resource: object): void {
     const record = this.lentRecord(resource);
     if (record === undefined) return this.index.releaseUnknown(resource, 'destroyConnection');
-    if (leaseState(record.actor) !== 'inUse') return this.giveBack(record); // retired or gone already
+    if (record.retired) return this.giveBack(record); // closing already, or on its return
     this.leases.end(record, false);
     this.takeBackClosing(record, 'discarded');
   }
@@ -345,8 +349,7 @@ export class PoolLedger {
     }
     for (const record of [...this.index.values()]) {
       if (left <= 0) break;
-      if (record.state !== 'lent') continue;
-      if (leaseState(record.actor) !== 'inUse') continue;
+      if (record.state !== 'lent' || record.retired) continue; // leaving already
       this.retire(record, reason);
       left--;
     }
