@@ -17,6 +17,7 @@
  */
 import { ConnectionManager } from '../manager.js';
 import { ConfigurationError } from '../errors.js';
+import { listenAddress, reachableAt } from '../local-server.js';
 import { describe } from '../time.js';
 import { resolveCharts } from './charts.js';
 import { DashboardServer } from './server.js';
@@ -49,23 +50,9 @@ function checkOptions(options: unknown): { host: string; port: number } {
   for (const name of Object.keys(options)) {
     if (!OPTION_FIELDS.has(name)) throw new ConfigurationError(`options.${name}`, 'is not a dashboard option');
   }
-  const { host = '127.0.0.1', port = 0 } = options as DashboardOptions;
-  if (typeof host !== 'string' || host.trim() === '') {
-    throw new ConfigurationError('options.host', `must be a non-empty string, got ${describe(host)}`);
-  }
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new ConfigurationError('options.port', `must be an integer from 0 to 65535, got ${describe(port)}`);
-  }
-  return { host, port };
+  return listenAddress(options as DashboardOptions);
 }
 
-/** The host part of a URL for the address the server listens on. */
-function urlHost(host: string): string {
-  // Listening on every interface: loopback is the one address sure to reach it from here.
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
 
 /**
  * Serves a live view of `manager` (its pools, connections and links as statecharts, their
@@ -81,6 +68,6 @@ export async function startDashboard(manager: ConnectionManager, options: Dashbo
   const watcher = new ManagerWatcher(manager, { charts: charts.status });
   const server = new DashboardServer({ host, port, watcher, charts });
   const address = await server.listen();
-  const url = `http://${urlHost(host)}:${address.port}/${server.token}/`;
+  const url = `http://${reachableAt(host, address.port)}/${server.token}/`;
   return { url, close: () => server.close() };
 }

@@ -12,12 +12,13 @@
  * skipped instead of queued without bound, and gets a full state once it has drained, so a
  * slow browser never grows the server's memory.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { refuseUpgrade, sameSecret } from '../local-server.js';
 import type { Charts } from './charts.js';
 import { pageAssets } from './generated/page-assets.js';
 import type { ManagerWatcher } from './watcher.js';
@@ -76,9 +77,7 @@ export class DashboardServer {
   private pathAfterToken(url: string | undefined): string | undefined {
     const path = (url ?? '').split('?')[0] ?? '';
     const prefix = `/${this.token}`;
-    const given = Buffer.from(path.slice(0, prefix.length));
-    const expected = Buffer.from(prefix);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    if (!sameSecret(path.slice(0, prefix.length), prefix)) return undefined;
     const rest = path.slice(prefix.length);
     if (rest !== '' && !rest.startsWith('/')) return undefined;
     return rest;
@@ -130,8 +129,7 @@ export class DashboardServer {
     const origin = req.headers.origin;
     const sameOrigin = origin === undefined || origin === `http://${req.headers.host ?? ''}`;
     if (rest !== '/ws' || !sameOrigin || this.closed) {
-      socket.once('finish', () => socket.destroy());
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuseUpgrade(socket, 403);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));

@@ -18,13 +18,14 @@
  * when it is stopped before it connected, so a process could never exit. The relay resolves
  * once its producer is open, and close() stops the producer before the server goes away.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AnyEventObject, InspectionEvent, Observer } from 'xstate';
 import type { WebSocket } from 'ws';
 import { ConfigurationError, ConnectionManagerError } from '../errors.js';
+import { listenAddress, reachableAt, refuseUpgrade, sameSecret } from '../local-server.js';
 import { describe } from '../time.js';
 import { errorCode } from '../transport/errors.js';
 import { viewerPage, viewerPagePolicy } from './page.js';
@@ -164,7 +165,7 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     const requestHost = req.headers.host ?? '';
-    if (!validHost(requestHost) || (allowedHosts !== undefined && !allowedHosts.has(requestHost.toLowerCase()))) return refuse(socket, 403);
+    if (!validHost(requestHost) || (allowedHosts !== undefined && !allowedHosts.has(requestHost.toLowerCase()))) return refuseUpgrade(socket, 403);
     const path = new URL(req.url ?? '/', 'http://relay').pathname;
     if (path.startsWith('/producer/') && sameSecret(path.slice('/producer/'.length), token)) {
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -180,7 +181,7 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
     } else if (path === '/viewer') {
       // A browser page must be the relay's own (same origin); other clients send no Origin.
       const origin = req.headers.origin;
-      if (origin !== undefined && !sameOrigin(origin, requestHost)) return refuse(socket, 403);
+      if (origin !== undefined && !sameOrigin(origin, requestHost)) return refuseUpgrade(socket, 403);
       wss.handleUpgrade(req, socket, head, (ws) => {
         viewers.add(ws);
         ws.on('error', () => {});
@@ -190,11 +191,11 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
         for (const text of replay.messages()) relayTo(ws, text);
       });
     } else {
-      refuse(socket, 404);
+      refuseUpgrade(socket, 404);
     }
   });
 
-  const producerUrl = `ws://${producerHost(host, address.port)}/producer/${token}`;
+  const producerUrl = `ws://${reachableAt(host, address.port)}/producer/${token}`;
   const producer = new RelayProducer(producerUrl, WebSocket);
   const inspector: RelayInspector = createInspector(producer);
   inspector.start();
@@ -209,7 +210,7 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
   }
 
   let closing: Promise<void> | undefined;
-  const urlHost = producerHost(host, address.port);
+  const urlHost = reachableAt(host, address.port);
   return {
     url: `http://${urlHost}/`,
     host,
@@ -231,12 +232,7 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
 
 function readOptions(options: InspectorRelayOptions): Required<InspectorRelayOptions> {
   if (options === null || typeof options !== 'object') throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
-  const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host.trim() === '') throw new ConfigurationError('options.host', `must be a non-empty host name or IP address, got ${describe(host)}`);
-  const port = options.port ?? 0;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigurationError('options.port', `must be an integer from 0 (any free port) to 65535, got ${describe(port)}`);
-  }
+  const { host, port } = listenAddress(options);
   const inspectorUrl = options.inspectorUrl ?? DEFAULT_INSPECTOR_URL;
   if (typeof inspectorUrl !== 'string' || !/^https?:\/\//.test(inspectorUrl) || !URL.canParse(inspectorUrl)) {
     throw new ConfigurationError('options.inspectorUrl', `must be an http(s) URL, got ${describe(inspectorUrl)}`);
@@ -246,15 +242,6 @@ function readOptions(options: InspectorRelayOptions): Required<InspectorRelayOpt
     throw new ConfigurationError('options.maxReplayActors', `must be an integer >= 0, got ${describe(maxReplayActors)}`);
   }
   return { host, port, inspectorUrl, maxReplayActors };
-}
-
-const isUnspecified = (host: string) => host === '0.0.0.0' || host === '::';
-
-/** Where the relay itself is reached from this machine (for the producer and the page's URL). */
-function producerHost(host: string, port: number): string {
-  if (host === '::') return `[::1]:${port}`;
-  if (isUnspecified(host)) return `127.0.0.1:${port}`;
-  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** The Host headers accepted while the relay is on loopback; undefined once it is exposed. */
@@ -277,11 +264,6 @@ function sameOrigin(origin: string, host: string): boolean {
   }
 }
 
-function sameSecret(given: string, token: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 function relayTo(ws: WebSocket, text: string): void {
   if (ws.readyState !== ws.OPEN) return;
@@ -292,10 +274,6 @@ function relayTo(ws: WebSocket, text: string): void {
   ws.send(text);
 }
 
-function refuse(socket: Duplex, status: 403 | 404): void {
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  socket.destroy();
-}
 
 /** Closes every WebSocket (gracefully, then by force after a grace period), then the server. */
 async function shutDown(server: http.Server, wss: import('ws').WebSocketServer, sockets: WebSocket[]): Promise<void> {
