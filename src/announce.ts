@@ -10,7 +10,8 @@
  * announces three per connection.
  */
 import type { ConnectionContext } from '../machines/connection.machine.js';
-import { errorCodeOf, toError, type EventHub } from './events.js';
+import { toError, type EventHub } from './events.js';
+import { errorCodeOf } from './transport/errors.js';
 
 type Facts = Pick<ConnectionContext, 'id' | 'key' | 'attempt' | 'retryDelay' | 'error' | 'closeReason'>;
 

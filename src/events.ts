@@ -96,16 +96,6 @@ export type NetworkEventDelegate = {
   ) => void;
 };
 
-/** Node's error code of an error, if it has one (string `code`, also on a `cause`). */
-export function errorCodeOf(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 /**
  * An Error for any thrown value: an Error as it is, anything else wrapped in an Error whose
  * `cause` is the value (a string thrown becomes the message too).

@@ -11,12 +11,11 @@ import type { Connection } from './transport/connection.js';
 import { readPoolOptions, type BrokenPredicate, type PoolOptions } from './config.js';
 import { readSignal, reconfigure } from './connection-cache.js';
 import { ConfigurationError, InvalidReturnError, ShutdownError } from './errors.js';
-import { errorCodeOf } from './events.js';
 import type { ConnectionRecord } from './pool/records.js';
 import type { KeyedPool } from './pool/keyed-pool.js';
 import type { PoolStats } from './pool/pool-stats.js';
 import type { ManagerRuntime } from './runtime.js';
-import { categorizeNetworkError } from './transport/errors.js';
+import { categorizeNetworkError, errorCodeOf, isWriteCutOffCode } from './transport/errors.js';
 import { describe } from './time.js';
 
 export interface LeaseOptions {
@@ -84,7 +83,7 @@ export function connectionBroke(error: unknown): boolean {
   const code = errorCodeOf(error);
   if (code === undefined) return false;
   if (categorizeNetworkError(code) !== 'other') return true;
-  return /^(08|57P0)/.test(code) || code === 'ERR_STREAM_DESTROYED' || code === 'ECANCELED';
+  return /^(08|57P0)/.test(code) || isWriteCutOffCode(code);
 }
 
 /** A key's pool, typed by what it holds. Get one with `manager.pool(key, config, factory)`. */

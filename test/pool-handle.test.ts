@@ -6,6 +6,7 @@ import { describe, expect, expectTypeOf, test } from 'vitest';
 import {
   AcquireTimeoutError,
   ConfigurationError,
+  connectionBroke,
   InvalidReturnError,
   ShutdownError,
   type Connection,
@@ -181,6 +182,15 @@ describe('withConnection', () => {
     await expect(pool.withConnection(() => Promise.reject(terminated))).rejects.toBe(terminated);
     await flushMicrotasks();
     expect(t.created[1]?.destroyCalls).toBe(1);
+  });
+
+  test('connectionBroke reads codes as retrying does: inside an AggregateError, along causes, every cut-off write', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    // Node's dual-stack connect reports one error per address family in an AggregateError.
+    expect(connectionBroke(new AggregateError([refused], 'connect failed'))).toBe(true);
+    expect(connectionBroke(new Error('query failed', { cause: new AggregateError([refused]) }))).toBe(true);
+    expect(connectionBroke(Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' }))).toBe(true);
+    expect(connectionBroke(new AggregateError([new Error('no code')]))).toBe(false);
   });
 
   test('the isBroken predicate is configurable', async () => {

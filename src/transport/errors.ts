@@ -106,13 +106,32 @@ const PERMANENT_CODES = new Set([
  * given their own `retryable` predicate.
  */
 export function isPermanentError(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+  for (const e of causeChain(error)) {
     if (e instanceof ConfigurationError) return true;
     const code = errorCode(e);
     if (code !== undefined) return PERMANENT_CODES.has(code) || code.startsWith('ERR_OSSL_');
-    e = (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** An error and its causes (`cause`, then its `cause`, ...), at most five deep. */
+function* causeChain(error: unknown): Generator<object> {
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    yield e;
+    e = (e as { cause?: unknown }).cause;
+  }
+}
+
+/**
+ * Node's error code of an error or of the first error along its `cause` chain that has one
+ * (a factory's own error wrapping a socket's, say), each read as {@link errorCode} reads it.
+ */
+export function errorCodeOf(error: unknown): string | undefined {
+  for (const e of causeChain(error)) {
+    const code = errorCode(e);
+    if (code !== undefined) return code;
+  }
+  return undefined;
 }
 
 /**
@@ -141,7 +160,11 @@ const WRITE_CUT_OFF_CODES = new Set(['ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_A
 
 /** The write failed because its stream was destroyed or ended, see {@link WRITE_CUT_OFF_CODES}. */
 export function isWriteCutOff(err: unknown): boolean {
-  const code = errorCode(err);
+  return isWriteCutOffCode(errorCode(err));
+}
+
+/** Whether `code` is one of {@link WRITE_CUT_OFF_CODES}. */
+export function isWriteCutOffCode(code: string | undefined): boolean {
   return code !== undefined && WRITE_CUT_OFF_CODES.has(code);
 }
 
