@@ -86,6 +86,15 @@ export function connectionBroke(error: unknown): boolean {
   return /^(08|57P0)/.test(code) || isWriteCutOffCode(code);
 }
 
+/** `options.signal`, or the ConfigurationError that says why it is not one (a promise-returning method rejects with it). */
+function signalOf(options: LeaseOptions | undefined): AbortSignal | undefined | ConfigurationError {
+  try {
+    return readSignal(options, 'options');
+  } catch (error) {
+    return error as ConfigurationError;
+  }
+}
+
 /** A key's pool, typed by what it holds. Get one with `manager.pool(key, config, factory)`. */
 export class Pool<T extends object> {
   /** @internal */
@@ -100,12 +109,8 @@ export class Pool<T extends object> {
 
   /** Borrows a connection; give it back with `release` (or `destroy`). Prefer `lease()` or `withConnection()`. */
   acquire(options?: LeaseOptions): Promise<T> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = readSignal(options, 'options');
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const signal = signalOf(options);
+    if (signal instanceof ConfigurationError) return Promise.reject(signal);
     return this.pool.acquire(signal, true) as Promise<T>;
   }
 
@@ -123,12 +128,8 @@ export class Pool<T extends object> {
 
   /** Borrows a connection as a Lease, bound to this one checkout. */
   lease(options?: LeaseOptions): Promise<Lease<T>> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = readSignal(options, 'options');
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const signal = signalOf(options);
+    if (signal instanceof ConfigurationError) return Promise.reject(signal);
     return this.pool.acquireAs(signal, this.leaseOf);
   }
 
@@ -167,12 +168,8 @@ export class Pool<T extends object> {
    * with the create error if warming up fails, or with a ShutdownError.
    */
   ready(options?: LeaseOptions): Promise<void> {
-    let signal: AbortSignal | undefined;
-    try {
-      signal = readSignal(options, 'options');
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const signal = signalOf(options);
+    if (signal instanceof ConfigurationError) return Promise.reject(signal);
     const pool = this.pool;
     const warm = () => (pool.context()?.open ?? 0) - pool.ledger.leaving >= pool.settings.minConnections;
     if (warm()) return Promise.resolve();

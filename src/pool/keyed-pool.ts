@@ -7,7 +7,7 @@
  */
 import type { AnyActorRef, AnyEventObject, AnyStateMachine } from 'xstate';
 import type { CloseReason, ConnectionInput } from '../../machines/connection.machine.js';
-import { surplusConnections, wornOut, type PoolConfig } from '../../machines/pool.decisions.js';
+import { failureReaches, surplusConnections, wornOut, type PoolConfig } from '../../machines/pool.decisions.js';
 import type { PoolContext, PoolEvent } from '../../machines/pool.machine.js';
 import type { Clock } from '../clock.js';
 import type { CacheConfiguration, PoolSettings, PoolSpec } from '../config.js';
@@ -340,7 +340,7 @@ export class KeyedPool implements LedgerOwner {
 
   /** Pool effect `rejectWaiters`: who hears a failed create's error. */
   createFailed(error: unknown, permanent: boolean): void {
-    if (permanent) this.ledger.waiters.rejectAll(() => (error instanceof Error ? error : new Error(String(error))));
+    if (failureReaches(permanent) === 'all') this.ledger.waiters.rejectAll(() => (error instanceof Error ? error : new Error(String(error))));
     else this.ledger.waiters.rejectOldest(error);
   }
 

@@ -19,7 +19,7 @@ import { IdleStack } from './idle-stack.js';
 import { LeaseStats } from './lease-stats.js';
 import { RecordIndex, type ConnectionRecord } from './records.js';
 import { WaitingAcquires, type WaitersOwner } from './waiting-acquires.js';
-import type { Waiter } from './waiters.js';
+import { newWaiter, type Waiter } from './waiters.js';
 
 /**
  * What the ledger needs from its pool: demand reporting and notifications (WaitersOwner),
@@ -125,8 +125,7 @@ export class PoolLedger {
     rejectOnTimeout: boolean,
   ): Promise<object | null> {
     return new Promise<object | null>((resolve, reject) => {
-      const since = this.clock.now();
-      this.validateFor(record, { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false, queued: false });
+      this.validateFor(record, newWaiter(this.clock.now(), timeout, resolve, reject, signal, stack, rejectOnTimeout));
     });
   }
 

@@ -27,6 +27,19 @@ export interface Waiter {
   queued: boolean;
 }
 
+/** A waiter that began waiting at `since` (clock ms) for at most `timeout` ms. */
+export function newWaiter(
+  since: number,
+  timeout: number,
+  resolve: (resource: object | null) => void,
+  reject: (error: unknown) => void,
+  signal: AbortSignal | undefined,
+  stack: string | undefined,
+  rejectOnTimeout: boolean,
+): Waiter {
+  return { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false, queued: false };
+}
+
 export class WaiterQueue {
   private items: (Waiter | undefined)[] = [];
   private head = 0;

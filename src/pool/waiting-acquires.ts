@@ -7,7 +7,7 @@
 import { refTimeout, type Clock } from '../clock.js';
 import { AbortError } from '../errors.js';
 import type { ConnectionRecord } from './records.js';
-import { AbortListeners, WaiterQueue, type Waiter } from './waiters.js';
+import { AbortListeners, newWaiter, WaiterQueue, type Waiter } from './waiters.js';
 
 /** What the waiting acquires tell their pool (the ledger's owner). */
 export interface WaitersOwner {
@@ -49,8 +49,7 @@ export class WaitingAcquires {
   /** Waits for a connection; resolves null at `timeout` ms (or as the owner's `timedOut` decides). */
   wait(timeout: number, signal: AbortSignal | undefined, stack: string | undefined, rejectOnTimeout: boolean): Promise<object | null> {
     return new Promise<object | null>((resolve, reject) => {
-      const since = this.clock.now();
-      const waiter: Waiter = { since, deadline: since + timeout, resolve, reject, signal, stack, rejectOnTimeout, settled: false, queued: false };
+      const waiter = newWaiter(this.clock.now(), timeout, resolve, reject, signal, stack, rejectOnTimeout);
       this.queue.push(waiter);
       this.watch(waiter);
       this.owner.waiting();
