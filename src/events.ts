@@ -152,7 +152,9 @@ export class EventHub {
    */
   listening(type: ManagerEventName): boolean {
     const all = this.emitter.all;
-    return (all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0 || channelOf(type).hasSubscribers;
+    // Nobody ever subscribed (the common case on the hot path): no lookup by type.
+    if (all.size > 0 && ((all.get(type)?.length ?? 0) > 0 || (all.get('*')?.length ?? 0) > 0)) return true;
+    return channelOf(type).hasSubscribers;
   }
 
   /** Whether a network event would reach anyone: a listener, a channel subscriber, or the delegate. */
