@@ -38,7 +38,7 @@ export const systemClock: Clock = {
 };
 
 /** Node clamps delays above 2^31-1 ms to 1 ms; longer ones are chained, Infinity never fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface LongTimeout {
   timer: NodeJS.Timeout | undefined;

@@ -3,6 +3,7 @@
  * per-key pool settings, and their validation. Every option is read once (src/options.ts), so
  * bad input is a ConfigurationError naming the field before any work starts.
  */
+import { MAX_TIMER_MS } from './clock.js';
 import { ConfigurationError } from './errors.js';
 import {
   MAX_COUNT,
@@ -97,7 +98,12 @@ export const DEFAULT_CREATE_TIMEOUT: Duration = 30_000;
  */
 export class ConnectionPoolConfiguration {
   static readonly defaults: Readonly<Pick<PoolSettings, 'minConnections' | 'maxConnections' | 'acquireTimeout' | 'maxIdleTime'>> =
-    Object.freeze({ minConnections: 0, maxConnections: 10, acquireTimeout: 30_000, maxIdleTime: 300_000 });
+    Object.freeze({
+      minConnections: defaultPoolSettings.minConnections,
+      maxConnections: defaultPoolSettings.maxConnections,
+      acquireTimeout: defaultPoolSettings.acquireTimeout,
+      maxIdleTime: defaultPoolSettings.maxIdleTime,
+    });
 
   readonly minConnections: number;
   readonly maxConnections: number;
@@ -208,8 +214,8 @@ export function readPoolOptions(input: unknown, field: string): PoolSpec {
   };
   for (const name of ['maxLifetime', 'validationTimeout', 'destroyTimeout', 'stabilityWindow'] as const) {
     const value = settings[name];
-    if (value !== Number.POSITIVE_INFINITY && value > 2 ** 31 - 1) {
-      throw new ConfigurationError(f(name), `must be at most ${2 ** 31 - 1} ms or Infinity, got ${value}`);
+    if (value !== Number.POSITIVE_INFINITY && value > MAX_TIMER_MS) {
+      throw new ConfigurationError(f(name), `must be at most ${MAX_TIMER_MS} ms or Infinity, got ${value}`);
     }
   }
   const retryFields = { retryStrategy: o.retryStrategy, maxReconnectionAttempts: o.maxReconnectionAttempts, timeout: o.timeout };
@@ -242,8 +248,8 @@ function readBreaker(input: unknown, field: string): BreakerSettings {
   const o = readOptions(input, field, BREAKER_FIELDS, 'breaker options');
   const initialDelay = checkDuration(`${field}.initialDelay`, o.initialDelay ?? d.initialDelay);
   const maxDelay = checkDuration(`${field}.maxDelay`, o.maxDelay ?? Math.max(d.maxDelay, initialDelay));
-  if (initialDelay > 2 ** 31 - 1 || maxDelay > 2 ** 31 - 1) {
-    throw new ConfigurationError(field, `delays must be at most ${2 ** 31 - 1} ms`);
+  if (initialDelay > MAX_TIMER_MS || maxDelay > MAX_TIMER_MS) {
+    throw new ConfigurationError(field, `delays must be at most ${MAX_TIMER_MS} ms`);
   }
   if (maxDelay < initialDelay) {
     throw new ConfigurationError(`${field}.maxDelay`, `must be >= initialDelay (${initialDelay}), got ${maxDelay}`);

@@ -14,10 +14,11 @@ import { openSocket } from './transport/connect.js';
 import { Connection } from './transport/connection.js';
 import type { PrivateServer } from './transport/server-info.js';
 import { NO_RETRY } from './retry.js';
+import { defaultPoolSettings } from './config.js';
 import { DESTROY_TIMEOUT_MS } from '../machines/connection.machine.js';
 
-/** A link's drop sooner than this after connecting (ms) counts as its attempt failing (default). */
-export const LINK_STABILITY_WINDOW = 1_000;
+/** A link's drop sooner than this after connecting (ms) counts as its attempt failing (default): a pool's. */
+export const LINK_STABILITY_WINDOW = defaultPoolSettings.stabilityWindow;
 
 /** How a link retries, and how soon a drop means its attempt failed. */
 export interface LinkPolicy extends RetryPolicy {

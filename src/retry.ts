@@ -4,6 +4,7 @@
  * Subtlety: strategies are pure and stateless (one may serve any number of connections); the
  * waiting belongs to the connection machine's `backoff` state, so shutdown can cancel it.
  */
+import { MAX_TIMER_MS } from './clock.js';
 import { ConfigurationError, ConnectionManagerError } from './errors.js';
 import { checkDuration, describe, type Duration } from './time.js';
 import { isPermanentError } from './transport/errors.js';
@@ -30,7 +31,7 @@ export const DEFAULT_JITTER_RATIO = 0.1;
  * The longest delay a strategy ever answers. Node fires a `setTimeout` longer than
  * 2^31 - 1 ms after 1 ms (with a warning), so a larger "wait" would become a retry storm.
  */
-export const MAX_RETRY_DELAY: Duration = 2_147_483_647;
+export const MAX_RETRY_DELAY: Duration = MAX_TIMER_MS;
 
 /**
  * - `true`: ±10 % around the delay (the seed's behaviour), never above `maxDelay`.
