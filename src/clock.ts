@@ -37,6 +37,16 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Node's own timers, ref'd: for work someone awaits (a connect attempt's timeout, a close's
+ * grace period), which must not be cut short by the process exiting under it.
+ */
+export const refTimers: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 /** Node clamps delays above 2^31-1 ms to 1 ms; longer ones are chained, Infinity never fires. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

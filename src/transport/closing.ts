@@ -7,14 +7,10 @@
  * Subtlety: the grace timer must be cleared however the socket closes (peer's FIN, reset,
  * destroy), or a closed connection would keep a timer pending until it fires.
  */
-import type { Clock } from '../clock.js';
+import { refTimers, type Clock } from '../clock.js';
 import type { Duration } from '../time.js';
 import type { ConnectionCloseEvent } from './connection-events.js';
 
-const realTimers: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 export class Closing {
   /** Set once, when the connection has closed for good. */
@@ -32,7 +28,7 @@ export class Closing {
     /** ms; Infinity: wait for the peer forever. */
     private readonly graceMs: Duration,
   ) {
-    this.timers = timers ?? realTimers;
+    this.timers = timers ?? refTimers;
   }
 
   get event(): ConnectionCloseEvent | undefined {

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import type { Clock } from '../clock.js';
+import { refTimers, type Clock } from '../clock.js';
 import { AbortError, ConfigurationError } from '../errors.js';
 import { checkDuration, type Duration } from '../time.js';
 import {
@@ -37,11 +37,6 @@ export interface OpenSocketOptions {
   keepAlive?: Duration;
 }
 
-const refTimers: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 // Installed for the socket's whole life: a late or unobserved 'error' must never crash the
 // process. The error is not lost: Node keeps it in `socket.errored` and 'close' reports it.
