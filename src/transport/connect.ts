@@ -37,7 +37,6 @@ export interface OpenSocketOptions {
   keepAlive?: Duration;
 }
 
-
 // Installed for the socket's whole life: a late or unobserved 'error' must never crash the
 // process. The error is not lost: Node keeps it in `socket.errored` and 'close' reports it.
 function ignoreError(): void {}
