@@ -5,11 +5,12 @@
  * Subtlety: from validation on, the library holds each server as a `PrivateServer` (its TLS
  * options out of sight), and outcomes and errors show its `ServerInfo`, never the user's object.
  */
-import { ConfigurationError, ConnectionError, ShutdownError, type ConnectOutcome } from './errors.js';
+import { ConnectionError, ShutdownError, type ConnectOutcome } from './errors.js';
 import { DEFAULT_CONNECT_TIMEOUT, readRetryPolicy, RetryStrategy } from './retry.js';
 import type { ManagerRuntime } from './runtime.js';
-import { checkDuration, describe, TimeAmount, type Duration } from './time.js';
+import { checkDuration, TimeAmount, type Duration } from './time.js';
 import type { Connection } from './transport/connection.js';
+import { checkCount, readOptions } from './options.js';
 import { LINK_STABILITY_WINDOW, type LinkPolicy } from './links.js';
 import { PrivateServer, type ServerInfo } from './transport/server-info.js';
 import { validateServers, type ServerLocation } from './transport/server.js';
@@ -43,18 +44,18 @@ export const DEFAULT_CONNECT_STRATEGY = RetryStrategy.exponential({ initialDelay
 const CONNECT_FIELDS = new Set(['retryStrategy', 'maxReconnectionAttempts', 'timeout', 'stabilityWindow']);
 const PARALLEL_FIELDS = new Set([...CONNECT_FIELDS, 'maxConcurrentConnections']);
 
-/** Validates connect()'s options (before any socket opens) into the links' retry policy. */
-export function connectPolicy(options: unknown, fields = CONNECT_FIELDS): LinkPolicy {
-  if (options === undefined) options = {};
-  if (options === null || typeof options !== 'object') {
-    throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
-  }
-  for (const name of Object.keys(options)) {
-    if (!fields.has(name)) throw new ConfigurationError(`options.${name}`, 'is not a connect option');
-  }
-  const retry = readRetryPolicy(options, 'options', { strategy: DEFAULT_CONNECT_STRATEGY, attemptTimeout: DEFAULT_CONNECT_TIMEOUT });
-  const window = (options as { stabilityWindow?: unknown }).stabilityWindow ?? LINK_STABILITY_WINDOW;
-  const stabilityWindow = checkDuration('options.stabilityWindow', window);
+/**
+ * Validates connect()'s options (before any socket opens) into the links' retry policy. Each
+ * field is read once (readOptions): an array, an unknown field or a throwing getter is a
+ * ConfigurationError naming it.
+ */
+export function connectPolicy(options: unknown): LinkPolicy {
+  return policyOf(readOptions(options ?? {}, 'options', CONNECT_FIELDS, 'connect options'));
+}
+
+function policyOf(o: Record<string, unknown>): LinkPolicy {
+  const retry = readRetryPolicy(o, 'options', { strategy: DEFAULT_CONNECT_STRATEGY, attemptTimeout: DEFAULT_CONNECT_TIMEOUT });
+  const stabilityWindow = checkDuration('options.stabilityWindow', o.stabilityWindow ?? LINK_STABILITY_WINDOW);
   return { ...retry, stabilityWindow };
 }
 
@@ -99,11 +100,9 @@ export async function connectConcurrently(
   servers: readonly ServerLocation[],
   options: ParallelConnectOptions | undefined,
 ): Promise<ServerOutcome[]> {
-  const policy = connectPolicy(options, PARALLEL_FIELDS);
-  const limit = options?.maxConcurrentConnections ?? 4;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-    throw new ConfigurationError('options.maxConcurrentConnections', `must be an integer >= 1, got ${describe(limit)}`);
-  }
+  const o = readOptions(options ?? {}, 'options', PARALLEL_FIELDS, 'connect options');
+  const policy = policyOf(o);
+  const limit = checkCount('options.maxConcurrentConnections', o.maxConcurrentConnections ?? 4, 1);
   const privateServers = checked(runtime, servers);
   for (const server of privateServers) runtime.registerServer(server, policy);
   const release = runtime.keepAlive.hold();

@@ -438,11 +438,28 @@ describe('bad input: a typed error naming the field, before any socket opens', (
     [[{ host: 'h', port: 1, cacheKey: 'a' }], { maxReconnectionAttempts: 0 }, 'options.maxReconnectionAttempts'],
     [[{ host: 'h', port: 1, cacheKey: 'a' }], { timeout: -1 }, 'options.timeout'],
     [[{ host: 'h', port: 1, cacheKey: 'a' }], { retryStrategy: 'fast' }, 'options.retryStrategy'],
+    [[{ host: 'h', port: 1, cacheKey: 'a' }], [], 'options'],
   ])('connect(%o, %o) names %s', async (list, options, field) => {
     const m = manager();
     const error = await m.connect(list as ServerLocation[], options as object).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).field).toBe(field);
+  });
+
+  test("an options getter that throws: a ConfigurationError naming the field, the getter's error its cause", async () => {
+    const m = manager();
+    const boom = new Error('boom');
+    const options = {
+      get timeout(): number {
+        throw boom;
+      },
+    };
+    for (const call of [() => m.connect([{ host: 'h', port: 1, cacheKey: 'a' }], options), () => m.connectParallel([{ host: 'h', port: 1, cacheKey: 'b' }], options)]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).field).toBe('options.timeout');
+      expect((error as ConfigurationError).cause).toBe(boom);
+    }
   });
 
   test('maxConcurrentConnections, retry delays: checked before a valid server in the list is touched', async () => {
