@@ -56,6 +56,11 @@ export function premature(openMs: number, stabilityWindow: number): boolean {
   return openMs < stabilityWindow;
 }
 
+/** Retired while connecting: whatever its create produces is destroyed, never lent. */
+export function unwanted(context: Pick<ConnectionContext, 'closeReason'>): boolean {
+  return context.closeReason !== undefined;
+}
+
 /** The report a connection sends its parent once it has closed (the runtime adds demand facts to it). */
 export function closedReport(context: ConnectionContext): Extract<ConnectionReport, { type: 'CONNECTION.CLOSED' }> {
   return {
@@ -84,8 +89,7 @@ export const connectionMachine = setup({
     // Which substate of `connecting` an attempt enters: a timer only where one can fire.
     untimed: ({ context }) => context.attemptTimeout === Number.POSITIVE_INFINITY,
     untimedStart: ({ event }) => event.type === 'START' && event.input.attemptTimeout === Number.POSITIVE_INFINITY,
-    // Retired while connecting: whatever the create produces is destroyed, never lent.
-    unwanted: ({ context }) => context.closeReason !== undefined,
+    unwanted: ({ context }) => unwanted(context),
     lent: ({ event }) => event.type === 'CREATED' && event.lent,
     // Retry only if the strategy said so and nobody retired the connection meanwhile.
     retryWanted: ({ context }) => context.retryDelay !== null && context.closeReason === undefined,

@@ -177,12 +177,14 @@ export function idleDeadline(idleSince: number, config: PoolConfig): number {
 }
 
 /**
- * When a connection is too old (ms clock time): the cache's ttl, or the pool's maxLifetime
+ * When a connection is too old (ms clock time) and by which limit: the cache's ttl, or the pool's maxLifetime
  * shortened by `spread` (a fraction in [0, 0.025), drawn per connection, so connections made
  * together do not all retire together).
  */
-export function ageDeadline(openedAt: number, spread: number, config: PoolConfig): number {
-  return Math.min(openedAt + config.ttl, openedAt + config.maxLifetime * (1 - spread));
+export function ageDeadline(openedAt: number, spread: number, config: PoolConfig): { at: number; by: 'ttl' | 'lifetime' } {
+  const ttlAt = openedAt + config.ttl;
+  const lifetimeAt = openedAt + config.maxLifetime * (1 - spread);
+  return lifetimeAt < ttlAt ? { at: lifetimeAt, by: 'lifetime' } : { at: ttlAt, by: 'ttl' };
 }
 
 /** The spread of maxLifetime: at most 2.5 % shorter (HikariCP's variance), never longer. */

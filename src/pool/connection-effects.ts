@@ -8,6 +8,7 @@
  * fraction of an invoked actor's start, stop and snapshots, paid on every connection created.
  */
 import type { AnyActorRef } from 'xstate';
+import { unwanted, type ConnectionContext } from '../../machines/connection.machine.js';
 import { ageDeadline, LIFETIME_SPREAD } from '../../machines/pool.decisions.js';
 import { InvalidConnectionError } from '../errors.js';
 import { describe } from '../time.js';
@@ -163,14 +164,14 @@ export class ConnectionEffects {
     this.createMs = this.createMs === 0 ? took : 0.8 * this.createMs + 0.2 * took;
     this.lastCreateError = undefined;
     const config = pool.machineConfig();
-    const agedAt = ageDeadline(now, Math.random() * LIFETIME_SPREAD, config);
+    const aged = ageDeadline(now, Math.random() * LIFETIME_SPREAD, config);
     const record: ConnectionRecord = {
       id,
       resource,
       actor,
       openedAt: now,
-      agedAt,
-      agedBy: agedAt === now + config.ttl ? 'ttl' : 'lifetime',
+      agedAt: aged.at,
+      agedBy: aged.by,
       state: 'away',
       retired: false,
       idleSince: now,
@@ -186,9 +187,9 @@ export class ConnectionEffects {
     };
     pool.host.adopt(resource, pool);
     record.unwatch = this.watch(record);
-    const wanted = (actor.getSnapshot().context as { closeReason?: unknown }).closeReason === undefined;
-    const lent = pool.ledger.adopt(record, wanted);
-    pool.deadline(agedAt);
+    // The machine's own guard decides whether CREATED leads to open or to closing.
+    const lent = pool.ledger.adopt(record, !unwanted(actor.getSnapshot().context as ConnectionContext));
+    pool.deadline(aged.at);
     actor.send({ type: 'CREATED', lent });
   }
 
