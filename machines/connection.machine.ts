@@ -202,8 +202,9 @@ export const connectionMachine = setup({
         CREATED: [
           // "Pending creates are closed when they land": the resource is destroyed, never lent.
           { guard: 'unwanted', target: 'draining.closing' },
-          { guard: 'lent', target: 'open.inUse', actions: ['markOpened', 'reportReady', 'announceReady'] },
-          { target: 'open.idle', actions: ['markOpened', 'reportReady', 'announceReady'] },
+          // Announced before markOpened: `opened` still says whether this is a reconnection.
+          { guard: 'lent', target: 'open.inUse', actions: ['announceReady', 'markOpened', 'reportReady'] },
+          { target: 'open.idle', actions: ['announceReady', 'markOpened', 'reportReady'] },
         ],
         CREATE_FAILED: { target: 'retrying', actions: 'recordError' },
         RETIRE: { actions: 'closeUnwanted' },

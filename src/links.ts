@@ -34,8 +34,6 @@ interface Link {
   connection: Connection | undefined;
   /** Clock time (ms) the current socket connected. */
   connectedAt: number;
-  /** It has been connected before (the next connect is a reconnect). */
-  everConnected: boolean;
   /** The attempt in flight, if any. */
   attempt: AbortController | undefined;
   /** connect()'s promise for this server, until the first connection or the final failure. */
@@ -99,7 +97,6 @@ export class LinkRegistry {
         actor: undefined,
         connection: undefined,
         connectedAt: 0,
-        everConnected: false,
         attempt: undefined,
         settle: { resolve, reject },
         release: undefined,
@@ -140,10 +137,6 @@ export class LinkRegistry {
 
   policy(id: string): RetryPolicy {
     return this.links.get(id)?.retry ?? NO_RETRY;
-  }
-
-  wasConnected(id: string): boolean {
-    return this.links.get(id)?.everConnected ?? false;
   }
 
   // --- effects of the link's connection actor ---------------------------------------------
@@ -231,7 +224,6 @@ export class LinkRegistry {
     switch (report.type) {
       case 'CONNECTION.READY':
         this.stopHolding(link);
-        link.everConnected = true;
         if (link.connection !== undefined) {
           link.settle?.resolve(link.connection);
           link.settle = undefined;

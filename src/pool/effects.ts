@@ -90,7 +90,7 @@ export function provideMachines(host: EffectsHost) {
       startDestroy: ({ context, self }) => links.startDestroy(context.id, self),
       announceConnecting: ({ context }) => announce.connecting(events, context),
       announceBackoff: ({ context }) => announce.backoff(events, context),
-      announceReady: ({ context }) => announce.ready(events, context, context.attempt > 0 && links.wasConnected(context.id)),
+      announceReady: ({ context }) => announce.ready(events, context, context.opened),
       announceDisconnected: ({ context }) => {
         links.disconnected(context.id);
         announce.disconnected(events, context);
