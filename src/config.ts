@@ -234,9 +234,7 @@ export function readPoolOptions(input: unknown, field: string): PoolSpec {
 
 /** A bound that must exist: greater than 0 and finite (`why` says what it protects). */
 function checkFiniteLimit(field: string, value: unknown, why: string): Duration {
-  const d = checkDuration(field, value);
-  if (d === 0) throw new ConfigurationError(field, `must be greater than 0 (${why})`);
-  return d;
+  return checkPositiveDuration(field, value, why, { allowInfinity: false });
 }
 
 /** A pool's retry policy when its options set none: one attempt, bounded by the default create timeout. */

@@ -50,9 +50,12 @@ export function checkCount(field: string, value: unknown, min: number, opts: { a
   return value;
 }
 
-/** A duration that must be greater than 0 (a limit of 0 would fire at once); Infinity switches it off. */
-export function checkPositiveDuration(field: string, value: unknown, hint: string): number {
-  const d = checkDuration(field, value, { allowInfinity: true });
+/**
+ * A duration that must be greater than 0 (a limit of 0 would fire at once); Infinity switches
+ * it off, unless `allowInfinity` is false (a bound that must exist).
+ */
+export function checkPositiveDuration(field: string, value: unknown, hint: string, opts: { allowInfinity?: boolean } = {}): number {
+  const d = checkDuration(field, value, { allowInfinity: opts.allowInfinity ?? true });
   if (d === 0) throw new ConfigurationError(field, `must be greater than 0 (${hint})`);
   return d;
 }
