@@ -124,7 +124,7 @@ const LISTEN_HINTS: Record<string, string> = {
  * bad options and an {@link InspectorRelayError} when it cannot listen.
  */
 export async function startInspectorRelay(options: InspectorRelayOptions = {}): Promise<InspectorRelay> {
-  const { host, port, inspectorUrl, maxReplayActors } = readOptions(options);
+  const { host, port, inspectorUrl, maxReplayActors } = readRelayOptions(options);
   // Loaded on use: most users of the library never start a relay.
   const [{ WebSocket, WebSocketServer }, { createInspector }] = await Promise.all([import('ws'), import('@statelyai/inspect')]);
 
@@ -230,7 +230,7 @@ export async function startInspectorRelay(options: InspectorRelayOptions = {}): 
   };
 }
 
-function readOptions(options: InspectorRelayOptions): Required<InspectorRelayOptions> {
+function readRelayOptions(options: InspectorRelayOptions): Required<InspectorRelayOptions> {
   if (options === null || typeof options !== 'object') throw new ConfigurationError('options', `must be an object, got ${describe(options)}`);
   const { host, port } = listenAddress(options);
   const inspectorUrl = options.inspectorUrl ?? DEFAULT_INSPECTOR_URL;
