@@ -40,7 +40,11 @@ export async function launchBrowser(): Promise<TestBrowser> {
     args: ARGS,
     viewport: { width: 1400, height: 860 },
     deviceScaleFactor: 1,
+    // A first start on a fresh machine (cold disk, new profile) can be slow.
+    timeout: 60_000,
   });
+  // Shorter than a browser test's own timeout, so a step that never happens fails naming itself.
+  context.setDefaultTimeout(15_000);
   return {
     context,
     async close() {
