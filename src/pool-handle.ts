@@ -117,13 +117,13 @@ export class Pool<T extends object> {
   /** Gives back a connection borrowed with `acquire`. Same checks as returnConnection. */
   release(connection: T): void {
     this.check(connection, 'release');
-    this.pool.ledger.release(connection);
+    this.pool.ledger.release(connection, 'pool.release');
   }
 
   /** Gives back a connection borrowed with `acquire` as broken: it is destroyed. */
   destroy(connection: T): void {
     this.check(connection, 'destroy');
-    this.pool.ledger.discard(connection);
+    this.pool.ledger.discard(connection, 'pool.destroy');
   }
 
   /** Borrows a connection as a Lease, bound to this one checkout. */

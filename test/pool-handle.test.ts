@@ -140,6 +140,21 @@ describe('leases', () => {
     expect(pool.stats()).toMatchObject({ inUse: 0, idle: 1 });
   });
 
+  test('a wrong return through the pool handle names pool.release or pool.destroy, not the connectionCache call', async () => {
+    const m = manager();
+    const pool = m.pool('k', { maxConnections: 2 }, tracker().factory);
+    const connection = await pool.acquire();
+    pool.release(connection);
+    expect(() => pool.release(connection)).toThrow(InvalidReturnError);
+    expect(() => pool.release(connection)).toThrow(/^pool\.release\('k'\): connection k#1 was already returned$/);
+    expect(() => pool.destroy(connection)).toThrow(/^pool\.destroy\('k'\): connection k#1 was already returned$/);
+    const stranger = { n: 0 } as FakeConnection;
+    expect(() => pool.release(stranger)).toThrow(/^pool\.release\('k'\): this connection was not lent out by this key$/);
+    // The connectionCache calls keep their own names.
+    expect(() => m.connectionCache.returnConnection('k', connection)).toThrow(/^returnConnection\('k'\): /);
+    expect(pool.stats()).toMatchObject({ inUse: 0, idle: 1 });
+  });
+
   test('await using releases the lease at the end of the block', async () => {
     const m = manager();
     const pool = m.pool('k', { maxConnections: 1 }, tracker().factory);

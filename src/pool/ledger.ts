@@ -17,7 +17,7 @@ import type { Clock } from '../clock.js';
 import { DeferredCheckins, type CheckinSink } from './deferred-checkins.js';
 import { IdleStack } from './idle-stack.js';
 import { LeaseStats } from './lease-stats.js';
-import { RecordIndex, type ConnectionRecord } from './records.js';
+import { RecordIndex, type ConnectionRecord, type ReturnCall } from './records.js';
 import { WaitingAcquires, type WaitersOwner } from './waiting-acquires.js';
 import { newWaiter, type Waiter } from './waiters.js';
 
@@ -179,10 +179,10 @@ export class PoolLedger {
     if (this.leases.start(record, this.owner.leakThreshold)) this.owner.deadline(record.leakAt);
   }
 
-  /** The hot path's other half: a connection comes back from its holder. */
-  release(resource: object): void {
+  /** The hot path's other half: a connection comes back from its holder (`call` is named if it was not lent). */
+  release(resource: object, call: ReturnCall = 'returnConnection'): void {
     const record = this.lentRecord(resource);
-    if (record === undefined) return this.index.releaseUnknown(resource, 'returnConnection');
+    if (record === undefined) return this.index.releaseUnknown(resource, call);
     this.giveBack(record);
   }
 
@@ -219,9 +219,9 @@ export class PoolLedger {
   }
 
   /** The holder gives a lent connection back as broken: it is closed, not pooled. */
-  discard(resource: object): void {
+  discard(resource: object, call: ReturnCall = 'destroyConnection'): void {
     const record = this.lentRecord(resource);
-    if (record === undefined) return this.index.releaseUnknown(resource, 'destroyConnection');
+    if (record === undefined) return this.index.releaseUnknown(resource, call);
     if (record.retired) return this.giveBack(record); // closing already, or on its return
     this.leases.end(record, false);
     this.takeBackClosing(record, 'discarded');

@@ -44,8 +44,8 @@ export interface ConnectionRecord extends Stackable {
   checkinListed: boolean;
 }
 
-/** Which call returned a connection (named in InvalidReturnError). */
-export type ReturnCall = 'returnConnection' | 'destroyConnection';
+/** Which call returned a connection (named in InvalidReturnError): the cache's, or a Pool handle's. */
+export type ReturnCall = 'returnConnection' | 'destroyConnection' | 'pool.release' | 'pool.destroy';
 
 /** Every record of one key, by id and by resource, and the memory of those that closed. */
 export class RecordIndex {
