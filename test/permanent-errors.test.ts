@@ -15,6 +15,7 @@ import {
   type ServerLocation,
   type TlsConnectOptions,
 } from '../src/index.js';
+import { errorCodeOf } from '../src/transport/errors.js';
 import { validateServers } from '../src/transport/server.js';
 import { manager } from './support/managers.js';
 import {
@@ -104,6 +105,29 @@ describe('a certificate that fails verification is not retried', () => {
       .catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
     expect(calls).toBe(1);
+  });
+});
+
+describe('a server that rejects our certificate after a TLS 1.3 handshake', () => {
+  // In TLS 1.3 the client finishes its handshake before the server has checked the client's
+  // certificate: connect() resolves, and the server's verdict arrives as an alert right after.
+  test('the link fails at once with the alert (permanent), without backing off', async () => {
+    const server = await serve({ requireClientCertificate: true });
+    const m = manager();
+    const log = record(m);
+    const failed = new Promise<ManagerEvents['connection:failed']>((resolve) => m.events.on('connection:failed', resolve));
+    const disconnected = new Promise<ManagerEvents['connection:disconnected']>((resolve) => m.events.on('connection:disconnected', resolve));
+    const [connection] = await m.connect([{ host: 'localhost', port: server.port, cacheKey: 'mtls', tls: { ca: tlsFixtures.ca } }]);
+    expect(connection).toBeDefined();
+    const drop = await disconnected;
+    expect(errorCodeOf(drop.error)).toBe('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+    const failure = await failed;
+    expect(errorCodeOf(failure.error)).toBe('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+    expect(isPermanentError(failure.error)).toBe(true);
+    // The socket's error, its drop, then the link's failure (with the same error) and its close.
+    const alert = 'error ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
+    expect(log).toEqual(['connecting', 'connected', alert, 'disconnected', alert, 'failed', 'closed']);
+    expect(server.accepted).toBe(1);
   });
 });
 

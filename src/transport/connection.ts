@@ -312,7 +312,9 @@ export class Connection {
     if (this.status === 'disconnected' || this.status === 'closed') return;
     this.inbound.unbind();
     this.closing.stopGrace();
-    const error = hadError ? (this.lastError ?? this.errors.closedWithError(this.#socket.errored)) : undefined;
+    // An error event counts even when `close` says hadError false: a TLS alert (the server
+    // rejecting our certificate after a TLS 1.3 handshake) comes as 'error', then a clean close.
+    const error = this.lastError ?? (hadError ? this.errors.closedWithError(this.#socket.errored) : undefined);
     if (this.supervised && this.status === 'connected') this.disconnect(error, deferEvent);
     else this.finishClose(error);
   }
