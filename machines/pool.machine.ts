@@ -171,7 +171,10 @@ export const poolMachine = setup({
     // Effects on the ledger, provided by the runtime. Defaults: nothing.
     /** Capacity changed: the runtime re-reports demand if (and only if) it now matters. */
     reportDemand: () => {},
-    /** CONNECTION.FAILED: waiters hear the error (the oldest; all when it is permanent). */
+    /**
+     * CONNECTION.FAILED: waiters hear the error (the oldest; all when it is permanent). A
+     * CONNECTION.CLOSED that was a failed attempt: all hear it, if it is permanent.
+     */
     rejectWaiters: () => {},
     rejectAllWaiters: () => {},
     retireSurplus: () => {},
@@ -296,11 +299,12 @@ export const poolMachine = setup({
               { actions: ['countFailed', 'stopConnection', 'releaseSlot', 'rejectWaiters', 'reportDemand'] },
             ],
             'CONNECTION.CLOSED': [
-              // Closed within its stability window: its create failed after all.
+              // Closed within its stability window: its create failed after all (and waiters
+              // hear why if retrying cannot heal it: a TLS 1.3 server refusing our certificate).
               {
                 guard: 'newFailedAttempt',
                 target: '.coolingDown',
-                actions: ['countClosed', 'openBreaker', 'stopConnection', 'releaseSlot'],
+                actions: ['countClosed', 'openBreaker', 'stopConnection', 'releaseSlot', 'rejectWaiters'],
               },
               { actions: ['recordDemand', 'countClosed', 'stopConnection', 'releaseSlot', 'reportDemand'] },
             ],

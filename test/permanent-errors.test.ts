@@ -131,6 +131,27 @@ describe('a server that rejects our certificate after a TLS 1.3 handshake', () =
   });
 });
 
+describe('a pool whose connections the server refuses after a TLS 1.3 handshake', () => {
+  test('the first is lent before the alert; when it drops, the callers waiting hear the permanent error', async () => {
+    const server = await serve({ requireClientCertificate: true });
+    const m = manager();
+    await m.connect([{ host: 'localhost', port: server.port, cacheKey: 'mtls', tls: { ca: tlsFixtures.ca } }]);
+    const pool = m.pool('mtls', { maxConnections: 1 });
+    const first = pool.acquire();
+    const waiting = [pool.acquire(), pool.acquire()].map((p) => p.catch((e: unknown) => e));
+    const lent = await first;
+    expect(lent).toBeDefined();
+    for (const outcome of await Promise.all(waiting)) {
+      expect(outcome).toBeInstanceOf(Error);
+      expect(errorCodeOf(outcome)).toBe('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+      expect(isPermanentError(outcome)).toBe(true);
+    }
+    // The link's connection and the pool's one: nothing was created for the callers who waited.
+    expect(server.accepted).toBe(2);
+    expect(pool.stats()).toMatchObject({ waiting: 0, inUse: 0 });
+  });
+});
+
 describe('invalid local TLS material is a ConfigurationError naming the field, before any socket opens', () => {
   const key = tlsFixtures.clientKeyEncrypted;
   const cert = tlsFixtures.clientCert;
