@@ -9,6 +9,9 @@ export default defineConfig({
     // generous bounds; unit tests of timeouts use SimulatedClock instead.
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // expect.poll waits for real sockets and a real browser: 5 s, not vitest's 1 s, so a loaded
+    // machine (CI) does not fail a condition that holds a moment later.
+    expect: { poll: { timeout: 5_000 } },
     // Fail on unhandled errors and rejections instead of hiding them.
     dangerouslyIgnoreUnhandledErrors: false,
   },

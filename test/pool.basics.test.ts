@@ -86,7 +86,8 @@ describe('acquire timeout', () => {
     expect(connection).toBeNull();
     expect(factoryDone).toBe(false);
     expect(elapsed).toBeGreaterThanOrEqual(95);
-    expect(elapsed).toBeLessThan(600);
+    // Real time on a shared machine: a generous bound, before the factory's 1 s.
+    expect(elapsed).toBeLessThan(1000);
   });
 
   test('a connection created after its caller timed out joins the pool for the next caller', async () => {
