@@ -70,6 +70,7 @@ export function closedReport(context: ConnectionContext): Extract<ConnectionRepo
     reason: context.closeReason ?? 'dropped',
     opened: context.opened,
     failedAttempt: context.failedAttempt,
+    permanent: context.failedAttempt && context.permanent,
     error: context.error,
   };
 }
@@ -253,7 +254,8 @@ export const connectionMachine = setup({
           {
             guard: 'prematureDrop',
             target: 'draining.closing',
-            actions: ['recordError', 'closeFailedAttempt', 'announceDisconnected'],
+            // The retry strategy judges its error as any failed attempt's (`permanent`, reported).
+            actions: ['recordError', 'closeFailedAttempt', 'computeRetry', 'announceDisconnected'],
           },
           {
             target: 'draining.closing',

@@ -89,5 +89,7 @@ export type ConnectionReport =
       opened: boolean;
       /** It closed within its stability window: the attempt that opened it counts as failed. */
       failedAttempt: boolean;
+      /** A failed attempt whose error the retry strategy judged one retrying cannot heal. */
+      permanent: boolean;
       error: unknown;
     };

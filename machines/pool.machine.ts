@@ -173,7 +173,7 @@ export const poolMachine = setup({
     reportDemand: () => {},
     /**
      * CONNECTION.FAILED: waiters hear the error (the oldest; all when it is permanent). A
-     * CONNECTION.CLOSED that was a failed attempt: all hear it, if it is permanent.
+     * CONNECTION.CLOSED that was a failed attempt: all hear it when it is `permanent`.
      */
     rejectWaiters: () => {},
     rejectAllWaiters: () => {},

@@ -13,7 +13,6 @@ import { announce } from '../announce.js';
 import type { EventHub } from '../events.js';
 import type { LinkRegistry } from '../links.js';
 import { decideRetry } from '../retry-decision.js';
-import { isPermanentError } from '../transport/errors.js';
 import type { KeyedPool } from './keyed-pool.js';
 
 export interface EffectsHost {
@@ -125,9 +124,7 @@ export function provideMachines(host: EffectsHost) {
       }),
       rejectWaiters: ({ context, event }) => {
         if (event.type === 'CONNECTION.FAILED') poolOf(context.key).createFailed(event.error, event.permanent);
-        else if (event.type === 'CONNECTION.CLOSED' && event.failedAttempt && isPermanentError(event.error)) {
-          poolOf(context.key).createFailed(event.error, true);
-        }
+        else if (event.type === 'CONNECTION.CLOSED' && event.permanent) poolOf(context.key).createFailed(event.error, true);
       },
       rejectAllWaiters: ({ context }) => poolOf(context.key).rejectAllWaiters(),
       retireSurplus: enqueueActions(({ context, enqueue }) => {

@@ -263,7 +263,7 @@ test('manager machine: every generated path, replayed on a running actor (LRU of
             { type: 'LINK.OPEN', input: linkInput(id) },
             { type: 'CONNECTION.READY', id, epoch: 0 },
             { type: 'CONNECTION.FAILED', id, epoch: 0, attempts: 2, error: 'ECONNREFUSED', permanent: false },
-            { type: 'CONNECTION.CLOSED', id, epoch: 0, reason: 'shutdown', opened: true, failedAttempt: false, error: undefined },
+            { type: 'CONNECTION.CLOSED', id, epoch: 0, reason: 'shutdown', opened: true, failedAttempt: false, permanent: false, error: undefined },
           ]),
           { type: 'SHUTDOWN', timeout: SHUTDOWN_TIMEOUT },
           // A patient shutdown (LRU plays no part in shutting down: one run suffices).

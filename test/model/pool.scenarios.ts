@@ -83,17 +83,17 @@ function reportsFrom(snapshot: AnyMachineSnapshot, env: Phases): PoolEvent[] {
       events.push(
         { type: 'CONNECTION.READY', id, epoch },
         { type: 'CONNECTION.FAILED', id, epoch, attempts: 1, error: 'ECONNREFUSED', permanent: false },
-        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'unwanted', opened: false, failedAttempt: false, error: undefined },
-        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'unwanted', opened: false, failedAttempt: false, error: undefined, ...closedFacts(1) },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'unwanted', opened: false, failedAttempt: false, permanent: false, error: undefined },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'unwanted', opened: false, failedAttempt: false, permanent: false, error: undefined, ...closedFacts(1) },
       );
     }
     const open = ofEpisode.find((child) => child.phase === 'open');
     if (open !== undefined) {
       const { id, epoch } = open;
       events.push(
-        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'idle', opened: true, failedAttempt: false, error: undefined, ...closedFacts(0) },
-        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'idle', opened: true, failedAttempt: false, error: undefined, ...closedFacts(1) },
-        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'dropped', opened: true, failedAttempt: true, error: 'ECONNRESET', ...closedFacts(1) },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'idle', opened: true, failedAttempt: false, permanent: false, error: undefined, ...closedFacts(0) },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'idle', opened: true, failedAttempt: false, permanent: false, error: undefined, ...closedFacts(1) },
+        { type: 'CONNECTION.CLOSED', id, epoch, reason: 'dropped', opened: true, failedAttempt: true, permanent: false, error: 'ECONNRESET', ...closedFacts(1) },
       );
     }
   }
