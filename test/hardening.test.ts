@@ -8,6 +8,7 @@ import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { ConfigurationError, ConnectionManager, InvalidReturnError, MAX_COUNT } from '../src/index.js';
 import { actorTree } from '../src/introspection.js';
 import { manager } from './support/managers.js';
+import { configurationRejection } from './support/rejection.js';
 import { flushMicrotasks, tracker, type FakeConnection } from './support/resources.js';
 import { HOST, startEchoServer } from './support/servers.js';
 
@@ -22,14 +23,6 @@ function configError(fn: () => unknown): ConfigurationError {
   return error as ConfigurationError;
 }
 
-async function rejectedWith(p: Promise<unknown>): Promise<ConfigurationError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfigurationError);
-  return error as ConfigurationError;
-}
 
 describe('a signal that is not an AbortSignal', () => {
   test('acquireConnection: a ConfigurationError naming options.signal, and nothing queued', async () => {
@@ -37,7 +30,7 @@ describe('a signal that is not an AbortSignal', () => {
     const t = tracker();
     const held = await m.connectionCache.acquireConnection('k', { maxConnections: 1 }, t.factory);
     const fake = { aborted: false, addEventListener: 1 } as unknown as AbortSignal;
-    const error = await rejectedWith(m.connectionCache.acquireConnection('k', { maxConnections: 1 }, t.factory, { signal: fake }));
+    const error = await configurationRejection(m.connectionCache.acquireConnection('k', { maxConnections: 1 }, t.factory, { signal: fake }));
     expect(error.field).toBe('options.signal');
     expect(m.connectionCache.stats('k')?.waiting).toBe(0);
     // The pool is unharmed: the connection comes back and is lent again.
@@ -48,7 +41,7 @@ describe('a signal that is not an AbortSignal', () => {
   test('the Pool handle: the same', async () => {
     const m = manager();
     const pool = m.pool('k', {}, tracker().factory);
-    const error = await rejectedWith(pool.acquire({ signal: 'stop' as unknown as AbortSignal }));
+    const error = await configurationRejection(pool.acquire({ signal: 'stop' as unknown as AbortSignal }));
     expect(error.field).toBe('options.signal');
     expect(pool.stats().waiting).toBe(0);
   });
@@ -89,9 +82,9 @@ describe('options read defensively', () => {
 
   test('gracefulShutdown(null) and gracefulShutdown(42) are ConfigurationErrors', async () => {
     const m = manager();
-    expect((await rejectedWith(m.gracefulShutdown(null as never))).field).toBe('options');
-    expect((await rejectedWith(m.gracefulShutdown(42 as never))).field).toBe('options');
-    expect((await rejectedWith(m.gracefulShutdown({ timeout: 'soon' } as never))).field).toBe('options.timeout');
+    expect((await configurationRejection(m.gracefulShutdown(null as never))).field).toBe('options');
+    expect((await configurationRejection(m.gracefulShutdown(42 as never))).field).toBe('options');
+    expect((await configurationRejection(m.gracefulShutdown({ timeout: 'soon' } as never))).field).toBe('options.timeout');
   });
 
   test('a getter that throws: a ConfigurationError naming the field, with the getter error as cause', async () => {
@@ -102,7 +95,7 @@ describe('options read defensively', () => {
         throw boom;
       },
     };
-    const error = await rejectedWith(m.connectionCache.acquireConnection('k', config, tracker().factory));
+    const error = await configurationRejection(m.connectionCache.acquireConnection('k', config, tracker().factory));
     expect(error.field).toBe('poolConfig.maxConnections');
     expect(error.cause).toBe(boom);
     const managerError = configError(
@@ -115,7 +108,7 @@ describe('options read defensively', () => {
     );
     expect(managerError.field).toBe('options.cache');
     expect(managerError.cause).toBe(boom);
-    const signalError = await rejectedWith(
+    const signalError = await configurationRejection(
       m.connectionCache.acquireConnection('k', {}, tracker().factory, {
         get signal(): never {
           throw boom;
@@ -127,7 +120,7 @@ describe('options read defensively', () => {
 
   test('an array is not a pool config, nor a cache config', async () => {
     const m = manager();
-    expect((await rejectedWith(m.connectionCache.acquireConnection('k', [] as never, tracker().factory))).field).toBe('poolConfig');
+    expect((await configurationRejection(m.connectionCache.acquireConnection('k', [] as never, tracker().factory))).field).toBe('poolConfig');
     expect(configError(() => new ConnectionManager({ cache: [] as never })).field).toBe('cache');
     expect(configError(() => m.pool('k', [1, 2] as never, tracker().factory)).field).toBe('poolConfig');
   });
@@ -151,7 +144,7 @@ describe('options read defensively', () => {
   ])('%o names %s', async (config, field) => {
     const m = manager();
     const t = tracker();
-    const error = await rejectedWith(m.connectionCache.acquireConnection('k', config as object, t.factory));
+    const error = await configurationRejection(m.connectionCache.acquireConnection('k', config as object, t.factory));
     expect(error.field).toBe(field);
     expect(t.calls).toBe(0);
   });

@@ -8,6 +8,7 @@ import {
   type ServerLocation,
 } from '../src/index.js';
 import { manager } from './support/managers.js';
+import { configurationRejection } from './support/rejection.js';
 import {
   findClosedPort,
   startEchoServer,
@@ -455,10 +456,9 @@ describe('bad input: a typed error naming the field, before any socket opens', (
       },
     };
     for (const call of [() => m.connect([{ host: 'h', port: 1, cacheKey: 'a' }], options), () => m.connectParallel([{ host: 'h', port: 1, cacheKey: 'b' }], options)]) {
-      const error = await call().catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ConfigurationError);
-      expect((error as ConfigurationError).field).toBe('options.timeout');
-      expect((error as ConfigurationError).cause).toBe(boom);
+      const error = await configurationRejection(call());
+      expect(error.field).toBe('options.timeout');
+      expect(error.cause).toBe(boom);
     }
   });
 
