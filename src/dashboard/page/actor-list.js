@@ -42,7 +42,11 @@ export class ActorList {
     /** @type {Set<string>} pools (ids) whose connections are hidden */
     this.collapsed = new Set();
     this.list = new VirtualList(container, ROW_HEIGHT, (row, index) => this.renderLine(row, index));
-    container.addEventListener('click', (event) => this.onClick(event));
+    // On press, not click: rows are redrawn (every countdown tick while a timer is pending), and
+    // a click whose pressed element was replaced in between never arrives.
+    container.addEventListener('mousedown', (event) => {
+      if (event.button === 0) this.onPress(event);
+    });
   }
 
   /** @param {string} text */
@@ -168,7 +172,7 @@ export class ActorList {
   }
 
   /** @param {MouseEvent} event */
-  onClick(event) {
+  onPress(event) {
     const target = /** @type {HTMLElement} */ (event.target);
     const rowEl = /** @type {HTMLElement | null} */ (target.closest('.row.actor'));
     if (rowEl === null || rowEl.dataset.sid === undefined) return;

@@ -47,7 +47,9 @@ export class LogPanel {
       this.reset();
       changed();
     });
-    elements.list.addEventListener('click', (event) => {
+    // On press, not click: see actor-list.js (rows are redrawn under the pointer).
+    elements.list.addEventListener('mousedown', (event) => {
+      if (event.button !== 0) return;
       const rowEl = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (event.target).closest('.row.entry'));
       const id = rowEl?.dataset.actor;
       if (id !== undefined && id !== '') selectActor(id);
